@@ -1,0 +1,1 @@
+"""The runnable voice agent: WebRTC in, VAD, STT, LLM, IndexTTS2TTSService, WebRTC out."""

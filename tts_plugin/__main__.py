@@ -1,0 +1,7 @@
+"""Entry point for `python -m tts_plugin`."""
+
+import sys
+
+from tts_plugin.cli import main
+
+sys.exit(main())

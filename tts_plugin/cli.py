@@ -1,0 +1,153 @@
+"""`python -m tts_plugin say "text" --emotion happy --out hello.wav`: try an engine from the shell.
+
+`--out -` streams raw PCM (s16le, mono, at the engine's rate) to stdout as each chunk is produced, so
+`python -m tts_plugin say "Hi" --out - | aplay -f S16_LE -r 22050` starts playing at the first chunk.
+Status lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+
+from loguru import logger
+
+from tts_plugin.emotion import EMOTION_DIMENSIONS, PRESETS, Emotion, EmotionError
+from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tts_plugin", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    say = commands.add_parser("say", help="synthesise text to a WAV file or raw PCM on stdout")
+    say.add_argument("text", help="what to say (English or Mandarin)")
+    say.add_argument("--out", required=True, help="output .wav path, or - for raw PCM on stdout")
+    say.add_argument("--engine", default="embedded", choices=["embedded"], help="speech backend")
+    emotion = say.add_mutually_exclusive_group()
+    emotion.add_argument(
+        "--emotion", default="neutral", help=f"preset: {', '.join(PRESETS)} (default neutral)"
+    )
+    emotion.add_argument(
+        "--emotion-vector",
+        help=f"8 comma-separated weights in [0, 1]: {','.join(EMOTION_DIMENSIONS)}",
+    )
+    emotion.add_argument("--emotion-text", help="describe the emotion in words")
+    say.add_argument("--intensity", type=float, default=None, help="emotion intensity, 0..1")
+    say.add_argument("--language", choices=["en", "zh"], help="default: from the text's script")
+    say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5..2.0")
+    say.add_argument("--voice", help="voice name (engine-specific)")
+    commands.add_parser("emotions", help="list emotion presets and their vectors")
+    return parser
+
+
+def make_engine(name: str) -> TTSEngine:
+    from tts_plugin.engines.embedded import EmbeddedEngine
+
+    return EmbeddedEngine()
+
+
+def parse_emotion(args: argparse.Namespace) -> Emotion:
+    if args.emotion_vector:
+        try:
+            values = [float(v) for v in args.emotion_vector.split(",")]
+        except ValueError:
+            raise EmotionError("--emotion-vector takes comma-separated numbers") from None
+        return Emotion(vector=tuple(values), intensity=args.intensity)
+    if args.emotion_text:
+        return Emotion(description=args.emotion_text, intensity=args.intensity)
+    return Emotion.parse(args.emotion).with_intensity(args.intensity)
+
+
+def load_with_status(engine: TTSEngine) -> None:
+    """Load the engine in a thread while a status line counts the seconds on stderr."""
+    done = threading.Event()
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            engine.load()
+        except BaseException as e:  # re-raised on the main thread
+            error.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, daemon=True).start()
+    started = time.monotonic()
+    while not done.wait(0.2):
+        print(
+            f"\rloading the {engine.name} engine… {time.monotonic() - started:.1f}s ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(f"\r{engine.name} engine loaded in {time.monotonic() - started:.1f}s ", file=sys.stderr)
+    if error:
+        raise error[0]
+
+
+def say(args: argparse.Namespace) -> None:
+    request = SynthesisRequest(
+        text=args.text,
+        emotion=parse_emotion(args),
+        voice=args.voice,
+        language=args.language,
+        speed=args.speed,
+    )
+    engine = make_engine(args.engine)
+    load_with_status(engine)
+    to_stdout = args.out == "-"
+    started = time.monotonic()
+    first = None
+    samples = 0
+    with contextlib.ExitStack() as stack:
+        if to_stdout:
+            write = sys.stdout.buffer.write
+        else:
+            writer = stack.enter_context(wave.open(str(Path(args.out)), "wb"))
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(engine.sample_rate)
+            write = writer.writeframes
+        for chunk in engine.stream(request, threading.Event()):
+            first = first if first is not None else time.monotonic() - started
+            samples += len(chunk)
+            write(chunk.tobytes())
+            if to_stdout:
+                sys.stdout.buffer.flush()
+    elapsed = time.monotonic() - started
+    seconds = samples / engine.sample_rate
+    print(
+        f"{seconds:.2f}s of audio at {engine.sample_rate} Hz ({request.emotion.label()}); "
+        f"first chunk {first or 0:.3f}s, total {elapsed:.3f}s, RTF {elapsed / max(seconds, 1e-9):.3f}"
+        + ("" if to_stdout else f" -> {args.out}"),
+        file=sys.stderr,
+    )
+
+
+def list_emotions() -> None:
+    print("preset        " + " ".join(f"{d[:5]:>5}" for d in EMOTION_DIMENSIONS))
+    for name, vector in PRESETS.items():
+        print(f"{name:<13} " + " ".join(f"{v:5.2f}" for v in vector))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    try:
+        if args.command == "emotions":
+            list_emotions()
+        else:
+            say(args)
+    except (EmotionError, EngineError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

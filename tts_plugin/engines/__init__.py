@@ -1,0 +1,1 @@
+"""Speech backends behind the `TTSEngine` contract."""

@@ -1,0 +1,280 @@
+"""Pipecat TTS service for IndexTTS2 and the other engines behind the `TTSEngine` contract.
+
+Each sentence Pipecat aggregates becomes one engine request. The engine runs in a single worker
+thread one chunk per step, so the event loop never blocks, model access is serialised, and an
+interruption sets the request's cancel flag: the engine stops within one chunk (one decode step for
+IndexTTS2) instead of finishing the sentence nobody will hear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from loguru import logger
+from pipecat.audio.utils import create_stream_resampler
+from pipecat.frames.frames import AggregatedTextFrame, ErrorFrame, Frame, StartFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.settings import NOT_GIVEN, NotGiven, TTSSettings, is_given
+from pipecat.services.tts_service import TTSService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.tracing.service_decorators import traced_tts
+
+from tts_plugin.emotion import Emotion, EmotionError
+from tts_plugin.emotion_tags import split_emotion_tag
+from tts_plugin.engine import (
+    EngineError,
+    SynthesisRequest,
+    TTSEngine,
+    check_request,
+    check_speed,
+    check_support,
+)
+
+EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
+
+
+@dataclass
+class IndexTTS2TTSSettings(TTSSettings):
+    """Runtime-updatable settings for `IndexTTS2TTSService`.
+
+    Parameters:
+        emotion: A preset name, 8 floats, a mapping, or an `Emotion`. Stored as an `Emotion`.
+        emotion_intensity: 0..1, IndexTTS2's `emo_alpha`; applies when the emotion names none.
+        speed: Speaking-rate multiplier, 0.5..2.0.
+        inline_emotion: Whether `[preset]` tags at a sentence start (from the LLM) set the emotion.
+            Tags are removed from the spoken text either way.
+    """
+
+    emotion: EmotionInput | None | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    emotion_intensity: float | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    speed: float | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    inline_emotion: bool | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+
+
+class IndexTTS2TTSService(TTSService):
+    """Streams speech from a `TTSEngine` with a selectable emotion, and stops when interrupted.
+
+    Audio leaves at the engine's native rate (22050 Hz for IndexTTS2 and the embedded engine) so no
+    resampler sits between chunks; the output transport converts once.
+    """
+
+    Settings = IndexTTS2TTSSettings
+    _settings: Settings
+
+    def __init__(self, *, engine: TTSEngine, settings: Settings | None = None, **kwargs):
+        """Create the service.
+
+        Args:
+            engine: The speech backend (`EmbeddedEngine`, `IndexTTS2Engine`, `RemoteEngine`, ...).
+            settings: Runtime-updatable settings; unset fields take the defaults.
+            **kwargs: Passed to `TTSService` (e.g. `sample_rate`, `text_transforms`).
+
+        Raises:
+            EmotionError, EngineError: if the settings ask for something invalid or unsupported.
+        """
+        default_settings = self.Settings(
+            model=engine.name,
+            voice=None,
+            language=None,
+            emotion=Emotion(preset="neutral"),
+            emotion_intensity=1.0,
+            speed=1.0,
+            inline_emotion=True,
+        )
+        if settings is not None:
+            default_settings.apply_update(settings)
+        kwargs.setdefault("sample_rate", engine.sample_rate)
+        kwargs.setdefault(
+            "stop_frame_timeout_s", max(3.0, engine.capabilities.max_chunk_seconds + 1.0)
+        )
+        # Emotion tags go first so no other transform (or the TTS) ever sees them.
+        kwargs["text_transforms"] = [("*", self._take_emotion_tag)] + list(
+            kwargs.get("text_transforms") or []
+        )
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=default_settings,
+            **kwargs,
+        )
+        self._engine = engine
+        self._check_settings(self._settings)
+        self._settings.emotion = Emotion.parse(self._settings.emotion)
+        # Without a state reset after pauses the stock resampler can drop audio mid-word
+        # (pipecat #5769); it is only used when the pipeline asks for a non-native rate.
+        self._resampler = create_stream_resampler(clear_after_secs=None)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{engine.name}-tts")
+        self._cancel: threading.Event | None = None
+        # An inline tag's emotion: pending until the next sentence starts, then held for its turn.
+        self._pending_tag_emotion: Emotion | None = None
+        self._tag_emotion: tuple[str, Emotion] | None = None
+
+    @property
+    def engine(self) -> TTSEngine:
+        """The backend this service drives."""
+        return self._engine
+
+    def can_generate_metrics(self) -> bool:
+        """TTFB, processing and usage metrics are supported."""
+        return True
+
+    def language_to_service_language(self, language: Language) -> str | None:
+        """Map a Pipecat language to the engine's base code (`en`, `zh`, ...)."""
+        return str(language.value).split("-")[0].lower()
+
+    def effective_emotion(self, context_id: str | None = None) -> Emotion:
+        """The emotion the next sentence of `context_id` is spoken with."""
+        if self._tag_emotion and self._tag_emotion[0] == context_id:
+            emotion = self._tag_emotion[1]
+        else:
+            emotion = Emotion.parse(self._settings.emotion)
+        if emotion.intensity is None:
+            emotion = emotion.with_intensity(self._settings.emotion_intensity)
+        return emotion
+
+    async def start(self, frame: StartFrame):
+        """Load the engine's models in the worker thread before the first sentence."""
+        await super().start(frame)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._engine.load)
+        except EngineError as e:
+            await self.push_error(f"{self} could not load its engine: {e}", exception=e)
+
+    async def cleanup(self):
+        """Stop any synthesis still running and release the worker thread."""
+        await super().cleanup()
+        if self._cancel:
+            self._cancel.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _update_settings(self, delta: Settings) -> dict[str, Any]:
+        """Validate a delta as a whole and apply it, or reject it with an `ErrorFrame`.
+
+        A rejected delta changes nothing, so a bad update never leaves the service half-configured.
+        """
+        candidate = self._settings.copy()
+        candidate.apply_update(delta)
+        if is_given(delta.language) and isinstance(delta.language, (str, Language)):
+            candidate.language = self._service_language(delta.language)
+        try:
+            self._check_settings(candidate)
+        except (EmotionError, EngineError) as e:
+            await self.push_error(f"{self} rejected settings update: {e}", exception=e)
+            return {}
+        if is_given(delta.emotion):
+            delta.emotion = Emotion.parse(delta.emotion)
+        elif is_given(delta.emotion_intensity):
+            # A bare intensity change applies to the current emotion whatever it said before.
+            delta.emotion = Emotion.parse(self._settings.emotion).with_intensity(None)
+        # Every field is read per request, so a change applies from the next sentence on.
+        changed = await super()._update_settings(delta)
+        if changed:
+            logger.debug(f"{self}: emotion now {self.effective_emotion().label()}")
+        return changed
+
+    def _check_settings(self, settings: Settings) -> None:
+        emotion = Emotion.parse(settings.emotion)
+        intensity = settings.emotion_intensity
+        emotion.with_intensity(intensity)  # validates the range
+        check_speed(settings.speed)
+        check_support(self._engine, emotion, settings.voice, settings.language)
+
+    async def _take_emotion_tag(self, text: str, text_type: str) -> str:
+        """Text transform: remove a leading `[emotion]` tag and remember it for this sentence."""
+        tagged = split_emotion_tag(text)
+        if tagged.tag is None:
+            return text
+        if tagged.emotion is not None and self._settings.inline_emotion:
+            self._pending_tag_emotion = tagged.emotion
+        return tagged.text
+
+    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
+        """Push a frame, with emotion tags removed from text that transcripts and context show."""
+        if isinstance(frame, AggregatedTextFrame) and frame.text.lstrip().startswith("["):
+            frame.text = split_emotion_tag(frame.text).text
+        await super().push_frame(frame, direction)
+
+    def _emotion_for(self, context_id: str) -> Emotion:
+        if self._pending_tag_emotion is not None:
+            self._tag_emotion = (context_id, self._pending_tag_emotion)
+            self._pending_tag_emotion = None
+        return self.effective_emotion(context_id)
+
+    async def on_turn_context_completed(self):
+        """Forget inline emotion tags at the end of a reply: the next one starts from settings."""
+        await super().on_turn_context_completed()
+        self._pending_tag_emotion = None
+
+    async def on_audio_context_interrupted(self, context_id: str):
+        """Stop the engine at its next chunk/step and forget the interrupted reply's tags."""
+        await super().on_audio_context_interrupted(context_id)
+        if self._cancel:
+            self._cancel.set()
+        self._pending_tag_emotion = None
+        self._tag_emotion = None
+
+    @traced_tts
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Synthesize one sentence, yielding audio as the engine produces it.
+
+        Args:
+            text: The sentence, with any emotion tag already removed.
+            context_id: The audio context (one per reply) this sentence belongs to.
+
+        Yields:
+            Frame: `TTSAudioRawFrame`s at the engine's rate, or an `ErrorFrame`.
+        """
+        try:
+            request = SynthesisRequest(
+                text=text,
+                emotion=self._emotion_for(context_id),
+                voice=self._settings.voice,
+                language=self._settings.language,
+                speed=self._settings.speed,
+            )
+            check_request(self._engine, request)
+        except (EngineError, EmotionError) as e:
+            yield ErrorFrame(error=f"{self}: {e}")
+            return
+
+        cancel = threading.Event()
+        self._cancel = cancel
+        chunks = self._engine.stream(request, cancel)
+        logger.debug(f"{self}: speaking with emotion {request.emotion.label()}")
+        try:
+            await self.start_tts_usage_metrics(text)
+            async for frame in self._stream_audio_frames_from_iterator(
+                self._pcm(chunks),
+                in_sample_rate=self._engine.sample_rate,
+                context_id=context_id,
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        except EngineError as e:
+            yield ErrorFrame(error=f"{self}: {e}")
+        except Exception as e:
+            logger.exception(f"{self} synthesis failed")
+            yield ErrorFrame(error=f"{self} synthesis failed: {e}")
+        finally:
+            cancel.set()
+            # Runs after any chunk still in the worker, which sees `cancel` and stops.
+            self._executor.submit(chunks.close)
+            await self.stop_ttfb_metrics()
+
+    async def _pcm(self, chunks: Iterator[np.ndarray]) -> AsyncIterator[bytes]:
+        """Drive the engine one chunk per worker-thread step."""
+        loop = asyncio.get_running_loop()
+        while (chunk := await loop.run_in_executor(self._executor, next, chunks, None)) is not None:
+            if chunk.dtype != np.int16:
+                raise EngineError(f"engine {self._engine.name} yielded {chunk.dtype}, not int16")
+            yield chunk.tobytes()
