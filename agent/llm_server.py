@@ -121,7 +121,11 @@ class LlamaServer:
                 logger.error(f"{self.failure}; not restarting")
                 return
             self._restarts += 1
-            logger.warning(f"llama.cpp server exited with {code}; restart {self._restarts}")
+            delay = self._config.restart_delay_secs * 2 ** (self._restarts - 1)
+            logger.warning(
+                f"llama.cpp server exited with {code}; restart {self._restarts} in {delay:g} s"
+            )
+            await asyncio.sleep(delay)
             try:
                 await self._spawn()
                 await self._wait_ready(60.0)
@@ -129,6 +133,25 @@ class LlamaServer:
                 self.failure = str(e)
                 logger.error(f"llama.cpp server restart failed: {e}")
                 return
+
+    async def warm_up(self, system_prompt: str) -> None:
+        """Run one tiny completion with the system prompt: llama.cpp keeps the evaluated prefix,
+        so the first user turn does not pay ~0.8 s of prompt evaluation."""
+        body = {
+            "model": self._config.model,
+            "messages": [
+                {"role": "system", "content": system_prompt},
+                {"role": "user", "content": "Hello"},
+            ],
+            "max_tokens": 1,
+        }
+        timeout = aiohttp.ClientTimeout(total=60.0)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(f"{self.base_url}/chat/completions", json=body) as response,
+        ):
+            if response.status != 200:
+                logger.warning(f"LLM warm-up failed with HTTP {response.status}")
 
     async def healthy(self) -> bool:
         """Whether the server answers right now."""

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from loguru import logger
 from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
@@ -88,9 +89,10 @@ class _FastTranscriber:
 class SharedWhisperSTTService(WhisperSTTService):
     """Pipecat's Whisper service, on a model loaded once per process."""
 
-    def __init__(self, *, model_dir: str, beam_size: int, **kwargs):
+    def __init__(self, *, model_dir: str, beam_size: int, cpu_threads: int, **kwargs):
         self._model_dir = model_dir
         self._beam_size = beam_size
+        self._cpu_threads = cpu_threads
         super().__init__(**kwargs)
 
     def _load(self):
@@ -101,9 +103,15 @@ class SharedWhisperSTTService(WhisperSTTService):
 
                 logger.info(f"Loading Whisper model from {self._model_dir}")
                 model = WhisperModel(
-                    self._model_dir, device=self._device, compute_type=self._compute_type
+                    self._model_dir,
+                    device=self._device,
+                    compute_type=self._compute_type,
+                    cpu_threads=self._cpu_threads,
                 )
-                _models[key] = _FastTranscriber(model, self._beam_size)
+                transcriber = _FastTranscriber(model, self._beam_size)
+                # The first transcription is several times slower; pay it now, not on a user.
+                list(transcriber.transcribe(np.zeros(16000, np.float32), language="en")[0])
+                _models[key] = transcriber
         self._model = _models[key]
 
 
@@ -126,6 +134,7 @@ def create_stt(config: AgentConfig) -> STTService:
     return SharedWhisperSTTService(
         model_dir=_whisper_dir(stt.model),
         beam_size=stt.beam_size,
+        cpu_threads=stt.cpu_threads,
         device=stt.device,
         compute_type=stt.compute_type,
         settings=WhisperSTTService.Settings(model=stt.model, language=stt.language),

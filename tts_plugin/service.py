@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 from loguru import logger
 from pipecat.audio.utils import create_stream_resampler
-from pipecat.frames.frames import AggregatedTextFrame, ErrorFrame, Frame, StartFrame
+from pipecat.frames.frames import (
+    AggregatedTextFrame,
+    CancelFrame,
+    ErrorFrame,
+    Frame,
+    StartFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import NOT_GIVEN, NotGiven, TTSSettings, is_given
 from pipecat.services.tts_service import TTSService
@@ -115,7 +121,7 @@ class IndexTTS2TTSService(TTSService):
         # (pipecat #5769); it is only used when the pipeline asks for a non-native rate.
         self._resampler = create_stream_resampler(clear_after_secs=None)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{engine.name}-tts")
-        self._cancel: threading.Event | None = None
+        self._cancel_event: threading.Event | None = None
         # An inline tag's emotion: pending until the next sentence starts, then held for its turn.
         self._pending_tag_emotion: Emotion | None = None
         self._tag_emotion: tuple[str, Emotion] | None = None
@@ -154,11 +160,17 @@ class IndexTTS2TTSService(TTSService):
         except EngineError as e:
             await self.push_error(f"{self} could not load its engine: {e}", exception=e)
 
+    async def cancel(self, frame: CancelFrame):
+        """Stop the engine at its next step: a cancelled pipeline hears nothing more."""
+        if self._cancel_event:
+            self._cancel_event.set()
+        await super().cancel(frame)
+
     async def cleanup(self):
         """Stop any synthesis still running and release the worker thread."""
         await super().cleanup()
-        if self._cancel:
-            self._cancel.set()
+        if self._cancel_event:
+            self._cancel_event.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def set_emotion(self, emotion: EmotionInput, intensity: float | None = None) -> Emotion:
@@ -245,8 +257,8 @@ class IndexTTS2TTSService(TTSService):
     async def on_audio_context_interrupted(self, context_id: str):
         """Stop the engine at its next chunk/step and forget the interrupted reply's tags."""
         await super().on_audio_context_interrupted(context_id)
-        if self._cancel:
-            self._cancel.set()
+        if self._cancel_event:
+            self._cancel_event.set()
         self._pending_tag_emotion = None
         self._tag_emotion = None
 
@@ -282,7 +294,7 @@ class IndexTTS2TTSService(TTSService):
             await self._call_event_handler("on_emotion_applied", request.emotion, source)
 
         cancel = threading.Event()
-        self._cancel = cancel
+        self._cancel_event = cancel
         chunks = self._engine.stream(request, cancel)
         logger.debug(f"{self}: speaking with emotion {request.emotion.label()}")
         try:

@@ -294,3 +294,34 @@ async def test_set_emotion_applies_at_once_or_raises_and_keeps_state(scripted_en
     with pytest.raises(EmotionError):
         await tts.set_emotion("happy", 7)
     assert tts.effective_emotion() == Emotion(preset="sad", intensity=0.4)
+
+
+async def test_cancelling_the_pipeline_stops_the_engine_and_ends_promptly():
+    import asyncio
+
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.workers.runner import WorkerRunner
+    from scripted_engine import ScriptedEngine
+
+    engine = ScriptedEngine(chunks=50, steps_per_chunk=4, step_seconds=0.02)
+    tts = IndexTTS2TTSService(engine=engine)
+    worker = PipelineWorker(Pipeline([tts]), idle_timeout_secs=None, cancel_timeout_secs=3.0)
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+
+    cancelled_at: list[float] = []
+
+    async def speak_then_cancel():
+        await asyncio.sleep(0.2)
+        await worker.queue_frame(TTSSpeakFrame("A sentence that would take four seconds."))
+        await asyncio.sleep(0.4)
+        cancelled_at.append(time.monotonic())
+        await worker.cancel(reason="peer left")
+
+    started = time.monotonic()
+    await asyncio.gather(runner.run(), speak_then_cancel())
+    assert time.monotonic() - started < 2.5
+    await asyncio.sleep(0.3)  # let the worker thread finish the chunk it was in
+    started_chunks = engine.of_request(0, "chunk_start")
+    assert 1 <= len(started_chunks) < 10
+    assert all(e.at < cancelled_at[0] for e in started_chunks)

@@ -1,0 +1,158 @@
+"""One voice session: SmallWebRTC in → Whisper STT → Silero VAD turns → LLM → IndexTTS2 → out.
+
+Built per WebRTC connection from the profile, run until the peer leaves, then torn down (the TTS
+service cancels any synthesis still running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.services.openai.llm import OpenAILLMService
+from pipecat.transports.base_transport import TransportParams
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+from pipecat.turns.user_start import (
+    MinWordsUserTurnStartStrategy,
+    TranscriptionUserTurnStartStrategy,
+    VADUserTurnStartStrategy,
+)
+from pipecat.turns.user_stop import (
+    SpeechTimeoutUserTurnStopStrategy,
+    TurnAnalyzerUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.workers.runner import WorkerRunner
+
+from agent.config import AgentConfig, TurnConfig
+from agent.emotion_control import EmotionControl
+from agent.faults import FaultAnnouncer
+from agent.liveness import watch_peer
+from agent.runtime import AgentRuntime
+from agent.stt import create_stt
+from tts_plugin.service import IndexTTS2TTSService
+
+AUDIO_IN_SAMPLE_RATE = 16000
+
+
+def turn_strategies(turns: TurnConfig) -> UserTurnStrategies:
+    """Start (barge-in) and stop (end of turn) strategies from the profile."""
+    if turns.barge_in == "min_words":
+        start = [MinWordsUserTurnStartStrategy(min_words=turns.min_words)]
+    else:
+        interrupt = turns.barge_in == "vad"
+        start = [
+            VADUserTurnStartStrategy(enable_interruptions=interrupt),
+            TranscriptionUserTurnStartStrategy(enable_interruptions=interrupt),
+        ]
+    if turns.stop == "smart_turn":
+        analyzer = LocalSmartTurnAnalyzerV3(
+            params=SmartTurnParams(stop_secs=turns.smart_turn_stop_secs)
+        )
+        stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)]
+    else:
+        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=turns.silence_secs)]
+    return UserTurnStrategies(start=start, stop=stop)
+
+
+def create_tts(config: AgentConfig, runtime: AgentRuntime) -> IndexTTS2TTSService:
+    tts = config.tts
+    return IndexTTS2TTSService(
+        engine=runtime.engine,
+        settings=IndexTTS2TTSService.Settings(
+            emotion=tts.emotion,
+            emotion_intensity=tts.emotion_intensity,
+            speed=tts.speed,
+            voice=tts.voice,
+            inline_emotion=tts.inline_emotion,
+        ),
+    )
+
+
+def create_llm(config: AgentConfig, runtime: AgentRuntime) -> OpenAILLMService:
+    llm = config.llm
+    return OpenAILLMService(
+        api_key=config.secret(llm.api_key_env) or "local",
+        base_url=runtime.llm_base_url,
+        retry_timeout_secs=llm.timeout_secs,
+        settings=OpenAILLMService.Settings(
+            model=llm.model, max_tokens=llm.max_tokens, temperature=llm.temperature
+        ),
+    )
+
+
+async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> None:
+    """Run one session's pipeline until the peer disconnects."""
+    config = runtime.config
+    transport = SmallWebRTCTransport(
+        webrtc_connection=connection,
+        # No trailing silence after the end: the peer is usually gone by then, and writes to a
+        # closed track only time out.
+        params=TransportParams(
+            audio_in_enabled=True, audio_out_enabled=True, audio_out_end_silence_secs=0
+        ),
+    )
+    stt = create_stt(config)
+    llm = create_llm(config, runtime)
+    tts = create_tts(config, runtime)
+    vad = SileroVADAnalyzer(
+        params=VADParams(
+            confidence=config.turns.vad_confidence,
+            start_secs=config.turns.vad_start_secs,
+            stop_secs=config.turns.vad_stop_secs,
+        )
+    )
+    context = LLMContext(messages=[{"role": "system", "content": runtime.system_prompt}])
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=vad, user_turn_strategies=turn_strategies(config.turns)
+        ),
+    )
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            stt,
+            aggregators.user(),
+            llm,
+            tts,
+            transport.output(),
+            aggregators.assistant(),
+        ]
+    )
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_in_sample_rate=AUDIO_IN_SAMPLE_RATE,
+            enable_metrics=True,
+            enable_usage_metrics=True,
+        ),
+        enable_rtvi=True,
+        idle_timeout_secs=None,
+    )
+    EmotionControl(worker, tts)
+    FaultAnnouncer(worker, llm=llm, stt=stt)
+
+    @transport.event_handler("on_client_disconnected")
+    async def on_client_disconnected(transport, client):
+        logger.info(f"Peer {connection.pc_id} left; ending its session")
+        await worker.cancel(reason="peer disconnected")
+
+    watchdog = asyncio.create_task(watch_peer(connection, worker))
+    try:
+        await WorkerRunner(handle_sigint=False).run(worker)
+    finally:
+        watchdog.cancel()
+        await connection.disconnect()

@@ -1,0 +1,70 @@
+"""What the agent shares across sessions: the config, the TTS engine, and the local LLM server.
+
+Models load once per process at start-up (not per call), so a session only builds its pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+
+from agent.config import AgentConfig, ConfigError
+from agent.llm_server import LlamaServer
+from agent.stt import preload_stt
+from tts_plugin.emotion_tags import tag_instructions
+from tts_plugin.engine import TTSEngine
+
+
+def system_prompt(config: AgentConfig) -> str:
+    """The profile's prompt, plus the emotion-tag syntax when the LLM may choose emotions."""
+    if config.tts.inline_emotion:
+        return f"{config.llm.system_prompt} {tag_instructions()}"
+    return config.llm.system_prompt
+
+
+def create_engine(config: AgentConfig) -> TTSEngine:
+    """The TTS engine a profile asks for (not loaded yet)."""
+    engine = config.tts.engine
+    if engine == "embedded":
+        from tts_plugin.engines.embedded import EmbeddedEngine
+
+        return EmbeddedEngine()
+    raise ConfigError(
+        f"tts.engine {engine!r} is not available in this version; use tts.engine=embedded"
+    )
+
+
+class AgentRuntime:
+    """Process-wide state of a running agent."""
+
+    def __init__(self, config: AgentConfig):
+        self.config = config
+        self.engine = create_engine(config)
+        self.llm_server: LlamaServer | None = None
+        self.system_prompt = system_prompt(config)
+
+    @property
+    def llm_base_url(self) -> str | None:
+        """Where sessions send chat completions."""
+        if self.llm_server:
+            return self.llm_server.base_url
+        return self.config.llm.base_url
+
+    async def start(self) -> None:
+        """Load the TTS and STT models and start the local LLM server, concurrently."""
+        loads = [asyncio.to_thread(self.engine.load), asyncio.to_thread(preload_stt, self.config)]
+        if self.config.llm.provider == "llama_cpp":
+            self.llm_server = LlamaServer(self.config.llm)
+            loads.append(self._start_llm(self.llm_server))
+        await asyncio.gather(*loads)
+        logger.info("Agent models ready")
+
+    async def _start_llm(self, server: LlamaServer) -> None:
+        await server.start()
+        await server.warm_up(self.system_prompt)
+
+    async def stop(self) -> None:
+        """Stop the LLM server child."""
+        if self.llm_server:
+            await self.llm_server.stop()

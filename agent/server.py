@@ -1,0 +1,212 @@
+"""The agent's HTTP side: WebRTC offers (one pipeline per peer), health, and the web page.
+
+`POST /api/offer` takes the browser's SDP offer and answers it (Pipecat's SmallWebRTC handler);
+`PATCH /api/offer` adds trickled ICE candidates. At most `server.max_sessions` sessions run at once:
+past that a new offer gets 503 with `Retry-After` rather than a session that cannot keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from loguru import logger
+from pipecat.transports.smallwebrtc.connection import IceServer, SmallWebRTCConnection
+from pipecat.transports.smallwebrtc.request_handler import (
+    IceCandidate,
+    SmallWebRTCPatchRequest,
+    SmallWebRTCRequest,
+    SmallWebRTCRequestHandler,
+)
+from pydantic import BaseModel, Field
+
+from agent.bot import run_bot
+from agent.config import AgentConfig
+from agent.runtime import AgentRuntime
+
+MAX_SDP_CHARS = 64_000
+RETRY_AFTER_SECS = 10
+WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client" / "dist"
+
+
+class OfferRequest(BaseModel):
+    """A WebRTC offer from a client (the JS SDK's shape; `requestData` is accepted too)."""
+
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+    type: Literal["offer"]
+    pc_id: str | None = Field(None, max_length=200)
+    restart_pc: bool | None = None
+    request_data: dict[str, Any] | None = Field(None, alias="requestData")
+
+    model_config = {"populate_by_name": True}
+
+
+class AnswerResponse(BaseModel):
+    sdp: str
+    type: str
+    pc_id: str
+
+
+class CandidateModel(BaseModel):
+    candidate: str
+    sdp_mid: str = Field(alias="sdpMid")
+    sdp_mline_index: int = Field(alias="sdpMLineIndex")
+
+    model_config = {"populate_by_name": True}
+
+
+class PatchRequest(BaseModel):
+    pc_id: str = Field(max_length=200)
+    candidates: list[CandidateModel] = Field(max_length=100)
+
+
+class SessionRegistry:
+    """The running sessions, keyed by peer connection id."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def full(self) -> bool:
+        return len(self._tasks) >= self.limit
+
+    def __contains__(self, pc_id: object) -> bool:
+        return pc_id in self._tasks
+
+    def start(self, connection: SmallWebRTCConnection, runtime: AgentRuntime) -> None:
+        pc_id = connection.pc_id
+        task = asyncio.create_task(run_bot(connection, runtime), name=f"session-{pc_id}")
+        self._tasks[pc_id] = task
+
+        def finished(task: asyncio.Task) -> None:
+            self._tasks.pop(pc_id, None)
+            if not task.cancelled() and task.exception():
+                logger.opt(exception=task.exception()).error(f"Session {pc_id} failed")
+            logger.info(f"Session {pc_id} ended; {len(self._tasks)} running")
+
+        task.add_done_callback(finished)
+        logger.info(f"Session {pc_id} started; {len(self._tasks)} running")
+
+    async def stop_all(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def looks_like_sdp(sdp: str) -> bool:
+    """A cheap check before aiortc parses it: version line, origin, and at least one m= line."""
+    lines = [line.strip() for line in sdp.strip().splitlines()]
+    return bool(lines) and lines[0] == "v=0" and any(line.startswith("m=") for line in lines)
+
+
+def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> FastAPI:
+    """The agent app; models load and the LLM server starts in its lifespan."""
+    runtime = runtime or AgentRuntime(config)
+    ice_servers = [IceServer(urls=url) for url in config.server.ice_servers]
+    handler = SmallWebRTCRequestHandler(ice_servers=ice_servers)
+    sessions = SessionRegistry(config.server.max_sessions)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await sessions.stop_all()
+            await handler.close()
+            await runtime.stop()
+
+    app = FastAPI(title="pipecat-indextts2 voice agent", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.sessions = sessions
+
+    @app.post("/api/offer", response_model=AnswerResponse)
+    async def offer(request: OfferRequest) -> Any:
+        """Answer a WebRTC offer; a new peer starts a voice session."""
+        is_new = request.pc_id is None or request.pc_id not in sessions
+        if is_new and sessions.full:
+            return JSONResponse(
+                status_code=503,
+                content={
+                    "error": f"the agent is busy: {sessions.limit} sessions are running",
+                    "retry_after_secs": RETRY_AFTER_SECS,
+                },
+                headers={"Retry-After": str(RETRY_AFTER_SECS)},
+            )
+        if not looks_like_sdp(request.sdp):
+            raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0 and an m= line)")
+
+        async def on_connection(connection: SmallWebRTCConnection) -> None:
+            sessions.start(connection, runtime)
+
+        try:
+            answer = await handler.handle_web_request(
+                SmallWebRTCRequest(
+                    sdp=request.sdp,
+                    type=request.type,
+                    pc_id=request.pc_id,
+                    restart_pc=request.restart_pc,
+                    request_data=request.request_data,
+                ),
+                on_connection,
+            )
+        except HTTPException:
+            raise
+        except Exception as e:
+            raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
+        return answer
+
+    @app.patch("/api/offer")
+    async def add_candidates(request: PatchRequest) -> dict[str, str]:
+        """Add trickled ICE candidates to a peer connection."""
+        try:
+            await handler.handle_patch_request(
+                SmallWebRTCPatchRequest(
+                    pc_id=request.pc_id,
+                    candidates=[
+                        IceCandidate(c.candidate, c.sdp_mid, c.sdp_mline_index)
+                        for c in request.candidates
+                    ],
+                )
+            )
+        except HTTPException:
+            raise
+        except Exception as e:
+            raise HTTPException(400, detail=f"bad ICE candidate: {e}") from None
+        return {"status": "ok"}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness plus what a load balancer needs: sessions and the LLM's state."""
+        llm: dict[str, Any] = {"provider": config.llm.provider}
+        if runtime.llm_server:
+            llm["healthy"] = await runtime.llm_server.healthy()
+            llm["failure"] = runtime.llm_server.failure
+        ok = llm.get("healthy", True)
+        return {
+            "status": "ok" if ok else "degraded",
+            "sessions": len(sessions),
+            "max_sessions": sessions.limit,
+            "tts_engine": runtime.engine.name,
+            "llm": llm,
+        }
+
+    web_dir = config.server.web_client_dir or WEB_CLIENT_DIR
+    if (web_dir / "index.html").is_file():
+        app.mount("/assets", StaticFiles(directory=web_dir / "assets", check_dir=False), "assets")
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> FileResponse:
+            return FileResponse(web_dir / "index.html")
+
+    return app

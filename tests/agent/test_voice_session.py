@@ -1,0 +1,241 @@
+"""The running agent, driven by a real aiortc WebRTC client on loopback, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from audio_analysis import transcribe, word_recall
+
+from agent.webrtc_client import SAMPLE_RATE, RTVIError, VoiceClient
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "What is the capital of France?"
+LONG_TEXT = (
+    "Once upon a time, in a small village by the sea, there lived an old fisherman, "
+    "who every morning rowed his little boat out past the rocks, and every evening came home "
+    "with a basket full of silver fish for his neighbours."
+)
+
+
+async def connected(agent) -> VoiceClient:
+    client = VoiceClient(agent.url)
+    await client.connect()
+    return client
+
+
+async def test_a_spoken_question_gets_a_spoken_answer(running_agent, speech, whisper):
+    client = await connected(running_agent)
+    try:
+        asked = await client.say(speech(QUESTION), 22050).sent()
+        transcript = await client.wait_for_message("user-transcription", since=asked.started_at)
+        assert "capital" in transcript["data"]["text"].lower()
+        answer_start = await client.wait_for_speech(asked.ended_at)
+        answer_end = await client.wait_for_silence(answer_start, hold=1.0)
+        answer = client.recording.audio(answer_start, answer_end)
+        assert len(answer) / SAMPLE_RATE > 0.5
+        heard = transcribe(whisper, answer, SAMPLE_RATE)
+        bot_text = " ".join(
+            m["data"]["text"] for m in client.messages_of("bot-output", asked.started_at)
+        )
+        assert word_recall(bot_text.split(".")[0], heard) >= 0.6, (bot_text, heard)
+    finally:
+        await client.close()
+
+
+async def test_talking_over_the_bot_silences_it_and_the_next_turn_works(running_agent, speech):
+    client = await connected(running_agent)
+    try:
+        await client.request("speak", {"text": LONG_TEXT})
+        speaking = await client.wait_for_speech(time.monotonic())
+        await asyncio.sleep(1.0)
+        interruption = client.say(speech(QUESTION), 22050)
+        await interruption.sent()
+        onset = interruption.started_at
+        # The bot is silent from shortly after the user starts until the user stops.
+        silent_from = client.recording.silence_start(
+            onset, hold=interruption.ended_at - onset - 0.5
+        )
+        assert silent_from is not None and silent_from - onset < 1.0, silent_from
+        assert client.recording.speech_seconds(speaking, onset) > 0.8
+        assert client.messages_of("bot-interrupted", since=onset)
+        # The interrupted story never resumes; the question gets its own answer.
+        answer = await client.wait_for_speech(interruption.ended_at)
+        assert answer - interruption.ended_at < 8.0
+        transcript = client.messages_of("user-transcription", since=onset)
+        assert transcript and "capital" in transcript[0]["data"]["text"].lower()
+    finally:
+        await client.close()
+
+
+async def spoken(client: VoiceClient, text: str, **extra) -> tuple[float, float]:
+    """Ask the bot to speak `text`; return when its audio started and stopped at the client."""
+    sent_at = time.monotonic()
+    reply = await client.request("speak", {"text": text, **extra})
+    assert reply["queued"] is True
+    start = await client.wait_for_speech(sent_at)
+    end = await client.wait_for_silence(start, hold=1.0)
+    return start, end
+
+
+async def test_speak_says_exactly_the_text(running_agent, whisper):
+    client = await connected(running_agent)
+    try:
+        text = "The quick brown fox jumps over the lazy dog."
+        start, end = await spoken(client, text)
+        heard = transcribe(whisper, client.recording.audio(start, end), SAMPLE_RATE)
+        assert word_recall(text, heard) >= 0.8, heard
+    finally:
+        await client.close()
+
+
+async def test_set_emotion_is_acknowledged_and_changes_what_is_heard(running_agent):
+    client = await connected(running_agent)
+    text = "I walked along the river this morning and watched the boats go by."
+    try:
+        happy = await client.request("set-emotion", {"preset": "happy"})
+        assert happy["emotion"] == {"mode": "preset", "preset": "happy", "intensity": 1.0}
+        happy_start, happy_end = await spoken(client, text)
+        sad = await client.request("set-emotion", {"preset": "sad", "intensity": 1.0})
+        assert sad["label"] == "sad@1"
+        assert (await client.request("get-emotion", {}))["label"] == "sad@1"
+        sad_start, sad_end = await spoken(client, text)
+        # Sad is rendered slower: the same text takes clearly longer.
+        assert (sad_end - sad_start) / (happy_end - happy_start) > 1.15
+        notices = [
+            m["data"]
+            for m in client.messages_of("server-message")
+            if m["data"].get("type") == "emotion"
+        ]
+        assert [n["emotion"].get("preset") for n in notices][-2:] == ["happy", "sad"]
+        # A per-utterance emotion in speak leaves the session emotion alone.
+        await spoken(client, "Hooray!", emotion="excited", intensity=0.8)
+        assert (await client.request("get-emotion", {}))["label"] == "sad@1"
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "message"),
+    [
+        ("dance", {}, "unknown message type 'dance'"),
+        ("set-emotion", {"preset": "sulky"}, "valid presets: neutral"),
+        ("set-emotion", {"vector": [1, 2]}, "has 8 values"),
+        ("set-emotion", {"preset": "sad", "intensity": 4}, "intensity must be in [0, 1]"),
+        ("set-emotion", {}, "needs a preset, vector, or description"),
+        ("set-emotion", ["sad"], "takes an object"),
+        ("speak", {"text": "   "}, "non-empty text"),
+        ("speak", {"text": "x" * 3000}, "at most 2000"),
+        ("speak", {"text": "Hi", "emotion": "grumpy"}, "valid presets"),
+        (
+            "speak",
+            {"text": "Hi", "emotion": {"reference_audio": "/etc/hostname"}},
+            "does not support",
+        ),
+    ],
+)
+async def test_bad_client_messages_get_error_responses(running_agent, kind, data, message):
+    client = await connected(running_agent)
+    try:
+        with pytest.raises(RTVIError, match=message.replace("[", r"\[")):
+            await client.request(kind, data)
+        # The session is unharmed.
+        assert (await client.request("get-emotion", {}))["emotion"]["preset"] == "neutral"
+    finally:
+        await client.close()
+
+
+def post(url: str, body: object, method: str = "POST") -> tuple[int, dict, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read())
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "text"),
+    [
+        ({"sdp": "hello", "type": "offer"}, 400, "not an SDP offer"),
+        (
+            {"sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "type": "offer"},
+            400,
+            "could not use",
+        ),
+        ({"sdp": "v=0", "type": "answer"}, 422, "offer"),
+        ({"type": "offer"}, 422, "sdp"),
+        ({"sdp": "v=0\r\n" + "a" * 70_000, "type": "offer"}, 422, "sdp"),
+    ],
+)
+def test_bad_offers_are_clear_json_errors(running_agent, body, status, text):
+    code, _, payload = post(f"{running_agent.url}/api/offer", body)
+    assert code == status
+    assert text in json.dumps(payload)
+
+
+def test_bad_candidate_patches_are_clear_json_errors(running_agent):
+    code, _, payload = post(
+        f"{running_agent.url}/api/offer", {"pc_id": "nobody", "candidates": []}, method="PATCH"
+    )
+    assert (code, payload) == (404, {"detail": "Peer connection not found"})
+    code, _, _ = post(f"{running_agent.url}/api/offer", {"candidates": "x"}, method="PATCH")
+    assert code == 422
+
+
+async def test_sessions_are_capped_and_freed_when_clients_leave(running_agent):
+    clients = [await connected(running_agent) for _ in range(2)]
+    try:
+        assert running_agent.health()["sessions"] == 2
+        extra = VoiceClient(running_agent.url)
+        with pytest.raises(RuntimeError, match="503"):
+            await extra.connect()
+        await extra.close()
+        code, headers, payload = post(
+            f"{running_agent.url}/api/offer", {"sdp": "v=0\r\nm=audio 9 x\r\n", "type": "offer"}
+        )
+        assert code == 503 and int(headers["Retry-After"]) > 0 and "busy" in payload["error"]
+    finally:
+        # One leaves politely, the other vanishes like a killed tab.
+        await clients[0].close()
+        await clients[1].close(polite=False)
+    deadline = time.monotonic() + 20
+    while running_agent.health()["sessions"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert running_agent.health()["sessions"] == 0
+
+
+async def test_llm_server_killed_mid_call_the_bot_apologises_and_recovers(
+    running_agent, speech, whisper
+):
+    client = await connected(running_agent)
+    try:
+        os.kill(running_agent.llm_server_pid(), signal.SIGKILL)
+        asked = await client.say(speech(QUESTION), 22050).sent()
+        start = await client.wait_for_speech(asked.ended_at, timeout=20)
+        end = await client.wait_for_silence(start, hold=1.0)
+        heard = transcribe(whisper, client.recording.audio(start, end), SAMPLE_RATE).lower()
+        assert "sorry" in heard, heard
+        # The supervisor restarts the server; the same call then gets real answers again.
+        deadline = time.monotonic() + 60
+        while not running_agent.health()["llm"]["healthy"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert running_agent.health()["llm"]["healthy"]
+        again = await client.say(speech(QUESTION), 22050).sent()
+        await client.wait_for_speech(again.ended_at, timeout=20)
+        outputs = client.messages_of("bot-output", since=again.started_at)
+        assert outputs and "sorry" not in outputs[0]["data"]["text"].lower()
+    finally:
+        await client.close()
