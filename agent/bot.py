@@ -112,6 +112,7 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
             confidence=config.turns.vad_confidence,
             start_secs=config.turns.vad_start_secs,
             stop_secs=config.turns.vad_stop_secs,
+            min_volume=config.turns.vad_min_volume,
         )
     )
     context = LLMContext(messages=[{"role": "system", "content": runtime.system_prompt}])

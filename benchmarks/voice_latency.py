@@ -1,0 +1,147 @@
+"""Voice-to-voice and barge-in latency of the running agent, measured at a WebRTC client.
+
+    python benchmarks/voice_latency.py [--turns 12] [--set turns.vad_start_secs=0.15 ...]
+
+Starts the agent (embedded profile plus any --set overrides) on loopback and connects a real aiortc
+client that plays recorded questions as its microphone and records what it hears.
+- voice-to-voice: the last sample of the user's question leaves the client → the first bot audio
+  frame above the speech threshold arrives.
+- barge-in: the bot is speaking (`speak` of a long text); the user starts talking → the bot's audio at
+  the client goes silent (and stays silent until the user has finished).
+Prints medians and p90s as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agent.process import start_agent
+from agent.webrtc_client import SPEECH_RMS, VoiceClient
+from tts_plugin.engine import SynthesisRequest
+from tts_plugin.engines.embedded import EmbeddedEngine
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "How are you today?",
+    "Can you recommend a good book?",
+    "What is your favourite colour?",
+    "Tell me something about the ocean.",
+    "What should I cook for dinner?",
+    "Is it going to rain tomorrow?",
+    "What is two plus two?",
+    "Where do penguins live?",
+    "Why is the sky blue?",
+    "Do you like music?",
+    "What time do people usually have lunch?",
+]
+STORY = (
+    "Once upon a time, in a small village by the sea, there lived an old fisherman, who every "
+    "morning rowed his little boat out past the rocks, and every evening came home with a basket "
+    "full of silver fish for his neighbours, who loved him dearly."
+)
+INTERRUPTIONS = ["Wait, stop please.", "Hold on a second.", "Sorry, one question."]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def summary(name: str, values: list[float]) -> str:
+    return (
+        f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | "
+        f"{percentile(values, 90) * 1000:.0f} | {min(values) * 1000:.0f}–{max(values) * 1000:.0f} |"
+    )
+
+
+async def voice_to_voice(
+    client: VoiceClient, voices: dict[str, np.ndarray], turns: int
+) -> list[float]:
+    results = []
+    for question in (QUESTIONS * 2)[:turns]:
+        asked = await client.say(voices[question], 22050).sent()
+        start = await client.wait_for_speech(asked.ended_at, timeout=30)
+        results.append(start - asked.ended_at)
+        await client.wait_for_silence(start, hold=1.2, timeout=60)
+        await asyncio.sleep(0.5)
+    return results
+
+
+def quiet_until(client: VoiceClient, onset: float, end: float) -> float | None:
+    """When the bot went quiet after `onset` and stayed quiet until `end` (None: it did not)."""
+    quiet_from = None
+    for t, level in client.recording.levels(onset):
+        if t > end:
+            break
+        if level > SPEECH_RMS:
+            quiet_from = None
+        elif quiet_from is None:
+            quiet_from = t
+    return quiet_from
+
+
+async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: int) -> list[float]:
+    results = []
+    for i in range(trials):
+        sent = time.monotonic()
+        await client.request("speak", {"text": STORY})
+        await client.wait_for_speech(sent, timeout=30)
+        await asyncio.sleep(1.0 + 0.37 * (i % 3))  # vary where in a word the user cuts in
+        utterance = client.say(voices[INTERRUPTIONS[i % len(INTERRUPTIONS)]], 22050)
+        await utterance.sent()
+        onset = utterance.started_at
+        silent = quiet_until(client, onset, utterance.ended_at)
+        if silent is None:
+            print(f"trial {i}: the bot did not go quiet while the user spoke", flush=True)
+        else:
+            results.append(silent - onset)
+        # Let the bot answer the interruption and finish before the next trial.
+        answer = await client.wait_for_speech(utterance.ended_at, timeout=30)
+        await client.wait_for_silence(answer, hold=1.2, timeout=60)
+        await asyncio.sleep(0.5)
+    return results
+
+
+async def run(turns: int, overrides: list[str]) -> None:
+    engine = EmbeddedEngine()
+    engine.load()
+    texts = QUESTIONS + INTERRUPTIONS
+    voices = {
+        t: np.concatenate(list(engine.stream(SynthesisRequest(text=t), threading.Event())))
+        for t in texts
+    }
+    log = Path(tempfile.mkdtemp()) / "agent.log"
+    agent = start_agent(log, *overrides)
+    try:
+        client = VoiceClient(agent.url)
+        await client.connect()
+        await asyncio.sleep(1.0)
+        v2v = await voice_to_voice(client, voices, turns)
+        barge = await barge_in(client, voices, turns)
+        await client.close()
+    finally:
+        agent.stop()
+    print(f"overrides: {' '.join(overrides) or '(none)'}; agent log: {log}\n")
+    print("| measured at the client | n | median (ms) | p90 (ms) | range (ms) |")
+    print("| --- | --- | --- | --- | --- |")
+    print(summary("voice-to-voice", v2v))
+    print(summary("barge-in", barge))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    asyncio.run(run(args.turns, args.set))
+
+
+if __name__ == "__main__":
+    main()
