@@ -83,13 +83,13 @@ class TTSConfig(_Section):
 
 
 class TurnConfig(_Section):
-    # Pipecat's defaults (0.2 s, volume 0.6) need 0.2 s of *unbroken* loud speech: "Wait, stop..."
-    # was only heard at "stop", 0.65 s in. 0.12 s at volume 0.35 heard it at 0.08-0.2 s; Silero's
-    # confidence threshold still keeps noise out.
+    # Pipecat's default start (0.2 s) needs 0.2 s of *unbroken* speech: "Wait, stop..." was only
+    # heard at "stop", 0.65 s in; 0.12 s heard it after 0.2 s. A lower min_volume starts sooner
+    # still but also hears a sentence's quiet tail as speech, which delays the end of every turn.
     vad_start_secs: float = Field(0.12, ge=0.05, le=2.0)
     vad_stop_secs: float = Field(0.2, ge=0.05, le=2.0)
     vad_confidence: float = Field(0.7, ge=0.0, le=1.0)
-    vad_min_volume: float = Field(0.35, ge=0.0, le=1.0)
+    vad_min_volume: float = Field(0.6, ge=0.0, le=1.0)
     # "silence": the turn ends `silence_secs` after speech stops; "smart_turn": Smart Turn v3 decides.
     stop: Literal["silence", "smart_turn"] = "silence"
     silence_secs: float = Field(0.3, ge=0.0, le=5.0)
