@@ -5,8 +5,9 @@ A client sends `{"label": "rtvi-ai", "type": "client-message", "id": ..., "data"
 or an `error-response` naming what was wrong. Whenever a sentence starts in a new emotion (chosen by
 the user or by an LLM tag) the client also gets a server message `{"type": "emotion", ...}`.
 
-- `set-emotion` `{"preset": "sad", "intensity": 0.6}` or `{"vector": [8 floats], "intensity": ...}`:
-  applies from the next sentence; the response carries the active emotion.
+- `set-emotion` `{"preset": "sad", "intensity": 0.6}` or `{"vector": [8 floats], "intensity": ...}`,
+  and/or `{"allow_llm": false}` (whether LLM tags may choose): applies from the next sentence; the
+  response carries the active emotion.
 - `speak` `{"text": "...", "emotion": "happy", "intensity": 0.8}`: interrupts the bot and says
   exactly that text (the emotion, in any form `set-emotion` takes, applies to that utterance only).
 - `get-emotion` `{}`: the active emotion.
@@ -65,13 +66,18 @@ class EmotionControl:
         await rtvi.send_server_response(message, reply)
 
     async def _set_emotion(self, data: dict[str, Any]) -> dict[str, Any]:
-        fields = {k: v for k, v in data.items() if k != "intensity"}
-        if not fields:
-            raise MessageError("set-emotion needs a preset, vector, or description")
-        emotion = Emotion.parse(fields)
-        intensity = data.get("intensity")
-        active = await self._tts.set_emotion(emotion.with_intensity(None), intensity)
-        return {"emotion": active.to_dict(), "label": active.label()}
+        allow_llm = data.get("allow_llm")
+        fields = {k: v for k, v in data.items() if k not in ("intensity", "allow_llm")}
+        if not fields and allow_llm is None:
+            raise MessageError("set-emotion needs a preset, vector, description, or allow_llm")
+        if allow_llm is not None and not isinstance(allow_llm, bool):
+            raise MessageError("allow_llm is true or false")
+        if fields:
+            emotion = Emotion.parse(fields)
+            await self._tts.set_emotion(emotion.with_intensity(None), data.get("intensity"))
+        if allow_llm is not None:
+            await self._tts.set_inline_emotion(allow_llm)
+        return await self._get_emotion({})
 
     async def _speak(self, data: dict[str, Any]) -> dict[str, Any]:
         text = data.get("text")
@@ -93,7 +99,11 @@ class EmotionControl:
 
     async def _get_emotion(self, data: dict[str, Any]) -> dict[str, Any]:
         active = self._tts.effective_emotion()
-        return {"emotion": active.to_dict(), "label": active.label()}
+        return {
+            "emotion": active.to_dict(),
+            "label": active.label(),
+            "allow_llm": self._tts.inline_emotion_allowed,
+        }
 
     async def _on_emotion_applied(self, tts, emotion: Emotion, source: str) -> None:
         await self._rtvi.send_server_message(

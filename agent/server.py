@@ -31,7 +31,7 @@ from agent.runtime import AgentRuntime
 
 MAX_SDP_CHARS = 64_000
 RETRY_AFTER_SECS = 10
-WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client" / "dist"
+WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client"
 
 
 class OfferRequest(BaseModel):

@@ -21,6 +21,20 @@ def scripted_engine() -> ScriptedEngine:
 
 
 @pytest.fixture(scope="session")
+def running_agent(tmp_path_factory):
+    """A real `python -m agent` on a free loopback port, shared by the agent and browser tests."""
+    from agent.process import start_agent
+
+    agent = start_agent(
+        tmp_path_factory.mktemp("agent") / "agent.log",
+        "server.max_sessions=2",
+        "llm.restart_delay_secs=6",
+    )
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture(scope="session")
 def embedded_engine():
     from tts_plugin.engines.embedded import EmbeddedEngine
 

@@ -186,6 +186,15 @@ class IndexTTS2TTSService(TTSService):
         await self._update_settings(delta)
         return self.effective_emotion()
 
+    async def set_inline_emotion(self, allowed: bool) -> None:
+        """Allow or forbid LLM `[emotion]` tags from the next sentence on (tags are removed either way)."""
+        await self._update_settings(self.Settings(inline_emotion=bool(allowed)))
+
+    @property
+    def inline_emotion_allowed(self) -> bool:
+        """Whether LLM `[emotion]` tags currently set the emotion."""
+        return bool(self._settings.inline_emotion)
+
     async def _update_settings(self, delta: Settings) -> dict[str, Any]:
         """Validate a delta as a whole and apply it, or reject it with an `ErrorFrame`.
 

@@ -1,4 +1,4 @@
-"""A real agent process on loopback, and speech to say to it."""
+"""Speech to say to the agent."""
 
 from __future__ import annotations
 
@@ -7,19 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from agent.process import start_agent
 from tts_plugin.engine import SynthesisRequest
-
-
-@pytest.fixture(scope="module")
-def running_agent(tmp_path_factory):
-    agent = start_agent(
-        tmp_path_factory.mktemp("agent") / "agent.log",
-        "server.max_sessions=2",
-        "llm.restart_delay_secs=6",
-    )
-    yield agent
-    agent.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,128 @@
+"""The web page in a real headless Chromium (Debian's), with a fake microphone playing a WAV."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from tts_plugin.engine import SynthesisRequest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+STORY = (
+    "Once upon a time, in a small village by the sea, there lived an old fisherman, who every "
+    "morning rowed his little boat out past the rocks, and every evening came home with a basket "
+    "full of silver fish for his neighbours, who loved him dearly and sang songs about his boat."
+)
+
+
+def microphone_wav(engine, path: Path) -> Path:
+    """30 s of 'microphone': a question at 1 s, an interruption at 13 s, silence otherwise."""
+    rate = 48000
+    track = np.zeros(30 * rate, dtype=np.int16)
+    for at, text in ((1.0, "What is the capital of France?"), (13.0, "Wait, stop please.")):
+        speech = np.concatenate(list(engine.stream(SynthesisRequest(text=text), threading.Event())))
+        speech = soxr.resample(speech.astype(np.float32) / 32768, 22050, rate)
+        start = int(at * rate)
+        track[start : start + len(speech)] = (np.clip(speech, -1, 1) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(track.tobytes())
+    return path
+
+
+@pytest.fixture
+def browser_page(tmp_path, embedded_engine):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed (apt-get install chromium)")
+    wav = microphone_wav(embedded_engine, tmp_path / "mic.wav")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={wav}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 900, "height": 1100})
+        yield page
+        browser.close()
+
+
+def ui(page, expression: str):
+    return page.evaluate(f"() => window.agentUi.{expression}")
+
+
+def test_a_conversation_in_the_browser(browser_page, running_agent, tmp_path):
+    page = browser_page
+    page.goto(running_agent.url)
+    assert page.title().startswith("pipecat-indextts2")
+    page.get_by_role("button", name="Connect").click()
+    page.wait_for_function("() => window.agentUi.state === 'connected'", timeout=20000)
+    assert page.locator("#state").inner_text() == "Connected"
+
+    # The question at 1 s is transcribed and answered: the page hears bot audio and times it.
+    page.locator(".transcript li.user", has_text="capital").wait_for(timeout=30000)
+    page.wait_for_function("() => window.agentUi.metrics.v2v.length > 0", timeout=30000)
+    page.locator(".transcript li.bot").first.wait_for(timeout=10000)
+    # From the end of the question to the reply's first audio: Whisper + LLM + TTS, not a blip.
+    assert 500 < ui(page, "metrics.v2v[0]") < 15000
+    assert page.locator("#v2v").inner_text().endswith("ms")
+
+    # The text box makes the bot read a long story at once (time to first audio measured).
+    page.fill("#speak-text", STORY)
+    page.get_by_role("button", name="Speak").click()
+    page.wait_for_function("() => window.agentUi.metrics.ttfa.length > 0", timeout=20000)
+    assert ui(page, "metrics.ttfa[0]") < 5000
+
+    # An emotion change through the UI is acknowledged by the server.
+    page.select_option("#emotion", "sad")
+    page.locator("#active-emotion", has_text="sad").wait_for(timeout=10000)
+
+    # The interruption at 13 s cuts the story off: marked in the transcript, timed on the page.
+    page.wait_for_function("() => window.agentUi.metrics.bargein.length > 0", timeout=30000)
+    page.locator(".transcript li.interrupted", has_text="Once upon a time").wait_for(timeout=10000)
+    assert 0 <= ui(page, "metrics.bargein[0]") < 2000
+    time.sleep(1.5)
+    page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
+
+    # Disconnect is clean: the page says so and the agent frees the session.
+    page.get_by_role("button", name="Disconnect").click()
+    page.wait_for_function("() => window.agentUi.state === 'idle'", timeout=5000)
+    deadline = time.monotonic() + 15
+    while running_agent.health()["sessions"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running_agent.health()["sessions"] == 0
+    assert (tmp_path / "conversation.png").stat().st_size > 10_000
+
+
+def test_a_denied_microphone_is_explained(running_agent):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--deny-permission-prompts"],
+        )
+        page = browser.new_page()
+        page.goto(running_agent.url)
+        page.get_by_role("button", name="Connect").click()
+        page.wait_for_function("() => window.agentUi.state === 'failed'", timeout=10000)
+        assert (
+            "denied" in page.locator("#mic-error").inner_text()
+            or "microphone" in page.locator("#state").inner_text()
+        )
+        browser.close()
