@@ -135,6 +135,18 @@ class Recording:
                 return run_start
         return None
 
+    def quiet_through(self, start: float, end: float) -> float | None:
+        """When the bot went quiet after `start` and stayed quiet until `end` (None: it did not)."""
+        quiet_from = None
+        for t, level in self.levels(start):
+            if t > end:
+                break
+            if level > SPEECH_RMS:
+                quiet_from = None
+            elif quiet_from is None:
+                quiet_from = t
+        return quiet_from
+
     def audio(self, start: float = 0.0, end: float = float("inf")) -> np.ndarray:
         """Mono int16 at 48 kHz between two arrival times."""
         picked = [f for t, f in zip(self.times, self.frames, strict=True) if start <= t <= end]

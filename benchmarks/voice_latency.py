@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.process import start_agent
-from agent.webrtc_client import SPEECH_RMS, VoiceClient
+from agent.webrtc_client import VoiceClient
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.embedded import EmbeddedEngine
 
@@ -74,19 +74,6 @@ async def voice_to_voice(
     return results
 
 
-def quiet_until(client: VoiceClient, onset: float, end: float) -> float | None:
-    """When the bot went quiet after `onset` and stayed quiet until `end` (None: it did not)."""
-    quiet_from = None
-    for t, level in client.recording.levels(onset):
-        if t > end:
-            break
-        if level > SPEECH_RMS:
-            quiet_from = None
-        elif quiet_from is None:
-            quiet_from = t
-    return quiet_from
-
-
 async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: int) -> list[float]:
     results = []
     for i in range(trials):
@@ -97,7 +84,7 @@ async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: i
         utterance = client.say(voices[INTERRUPTIONS[i % len(INTERRUPTIONS)]], 22050)
         await utterance.sent()
         onset = utterance.started_at
-        silent = quiet_until(client, onset, utterance.ended_at)
+        silent = client.recording.quiet_through(onset, utterance.ended_at)
         if silent is None:
             print(f"trial {i}: the bot did not go quiet while the user spoke", flush=True)
         else:
