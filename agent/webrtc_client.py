@@ -48,9 +48,7 @@ class MicrophoneTrack(MediaStreamTrack):
         if sample_rate != SAMPLE_RATE:
             audio = soxr.resample(audio, sample_rate, SAMPLE_RATE)
         samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-        utterance = Utterance(
-            first_sample=self._sent + len(self._pending), samples=len(samples), track=self
-        )
+        utterance = Utterance(first_sample=self._sent + len(self._pending), samples=len(samples))
         self._pending = np.concatenate([self._pending, samples])
         self._utterances.append(utterance)
         return utterance
@@ -87,7 +85,6 @@ class Utterance:
 
     first_sample: int
     samples: int
-    track: MicrophoneTrack
     started_at: float | None = None
     ended_at: float | None = None
 
@@ -214,11 +211,12 @@ class VoiceClient:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            samples = frame.to_ndarray()
-            if frame.format.is_planar or samples.shape[0] > 1:
-                samples = samples.reshape(-1, len(frame.layout.channels))[:, 0]
+            # The first channel is enough: the bot speaks mono.
+            array = frame.to_ndarray()
+            if frame.format.is_planar:
+                samples = array[0]
             else:
-                samples = samples.reshape(-1, len(frame.layout.channels))[:, 0]
+                samples = array.reshape(-1, len(frame.layout.channels))[:, 0]
             if frame.sample_rate != SAMPLE_RATE:
                 samples = soxr.resample(samples, frame.sample_rate, SAMPLE_RATE)
             self.recording.add(time.monotonic(), samples.astype(np.int16))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -64,7 +64,6 @@ class EngineCapabilities:
     voice_cloning: bool = False
     # Worst expected wait for one chunk on the target hardware; sizes the service's stop timeout.
     max_chunk_seconds: float = 3.0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
