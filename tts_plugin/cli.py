@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5..2.0")
     say.add_argument("--voice", help="voice name (engine-specific)")
     commands.add_parser("emotions", help="list emotion presets and their vectors")
+    serve = commands.add_parser("serve", help="run the streaming TTS server (OpenAI speech API)")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-concurrent", type=int, default=2, help="syntheses at once")
+    serve.add_argument("--max-waiting", type=int, default=4, help="queued requests before 429")
     return parser
 
 
@@ -129,6 +134,18 @@ def say(args: argparse.Namespace) -> None:
     )
 
 
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from tts_plugin.server.app import create_app
+
+    app = create_app(
+        make_engine("embedded"), max_concurrent=args.max_concurrent, max_waiting=args.max_waiting
+    )
+    print(f"TTS server on http://{args.host}:{args.port}/ (docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
 def list_emotions() -> None:
     print("preset        " + " ".join(f"{d[:5]:>5}" for d in EMOTION_DIMENSIONS))
     for name, vector in PRESETS.items():
@@ -142,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "emotions":
             list_emotions()
+        elif args.command == "serve":
+            serve(args)
         else:
             say(args)
     except (EmotionError, EngineError) as e:

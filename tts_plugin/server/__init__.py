@@ -1,0 +1,1 @@
+"""The streaming TTS server: an OpenAI-compatible speech API over any `TTSEngine`."""

@@ -1,0 +1,58 @@
+"""The TTS server app: speech, engine info and health over one shared engine.
+
+python -m tts_plugin serve [--host 127.0.0.1] [--port 8000] [--max-concurrent 2]
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from tts_plugin.engine import TTSEngine
+from tts_plugin.server.jobs import JobQueue
+from tts_plugin.server.speech import speech_router
+
+
+def create_app(engine: TTSEngine, *, max_concurrent: int = 2, max_waiting: int = 4) -> FastAPI:
+    """A server for `engine`; the engine loads in the app's lifespan, off the event loop."""
+    jobs = JobQueue(max_concurrent=max_concurrent, max_waiting=max_waiting)
+    executor = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="tts-server")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await asyncio.get_running_loop().run_in_executor(executor, engine.load)
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="pipecat-indextts2 TTS server", version="0.1.0", lifespan=lifespan)
+    app.state.jobs = jobs
+    app.include_router(speech_router(engine, jobs, executor))
+
+    @app.get("/v1/engine", tags=["engine"])
+    async def engine_info() -> dict[str, Any]:
+        """What the engine can do: sample rate, emotion modes, languages, voices."""
+        caps = engine.capabilities
+        return {
+            "name": engine.name,
+            "sample_rate": engine.sample_rate,
+            "emotion_modes": sorted(caps.emotion_modes),
+            "languages": list(caps.languages),
+            "voices": list(caps.voices),
+            "max_chunk_seconds": caps.max_chunk_seconds,
+        }
+
+    @app.get("/health", tags=["engine"])
+    async def health() -> dict[str, Any]:
+        """Liveness and load: running and waiting jobs."""
+        return {
+            "status": "ok",
+            "running": jobs.running,
+            "waiting": jobs.waiting,
+            "max_concurrent": jobs.max_concurrent,
+        }
+
+    return app

@@ -1,0 +1,174 @@
+"""`POST /v1/audio/speech`: OpenAI's speech API, streamed as the engine produces audio.
+
+`response_format` is `pcm` (s16le mono at the engine's rate, as OpenAI's) or `wav` (the same with a
+streaming header). With `stream` (the default) bytes go out chunk by chunk with chunked transfer, so a
+client hears the first clause while the rest is synthesised; a client that goes away cancels its job.
+Extras over OpenAI's fields: `emotion`, `emotion_intensity`, `language`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+import soxr
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from loguru import logger
+from pydantic import BaseModel, Field
+
+from tts_plugin.emotion import Emotion, EmotionError
+from tts_plugin.engine import (
+    MAX_TEXT_CHARS,
+    EngineError,
+    SynthesisRequest,
+    TTSEngine,
+    check_request,
+)
+from tts_plugin.server.jobs import JobQueue, QueueFull
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's speech request, plus emotion and language."""
+
+    model: str = Field("indextts2", max_length=100, description="Accepted for compatibility.")
+    input: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to speak.")
+    voice: str | None = Field(
+        None, max_length=100, description="A voice the engine has; OpenAI names map to the default."
+    )
+    response_format: Literal["pcm", "wav"] = "pcm"
+    speed: float = Field(1.0, ge=0.5, le=2.0)
+    stream: bool = True
+    emotion: str | list[float] | dict[str, Any] | None = Field(
+        None, description="A preset name ('sad', 'sad:0.5'), 8 floats, or an emotion object."
+    )
+    emotion_intensity: float | None = Field(None, ge=0.0, le=1.0)
+    language: str | None = Field(None, max_length=10)
+    sample_rate: Literal[8000, 16000, 22050, 24000, 44100, 48000] | None = Field(
+        24000,
+        description="Output rate. 24000 matches OpenAI's pcm; null sends the engine's native rate.",
+    )
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+# OpenAI's voice names: clients send them by default, and they should just work.
+OPENAI_VOICES = {
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "fable",
+    "onyx",
+    "nova",
+    "sage",
+    "shimmer",
+    "verse",
+}
+
+
+def wav_header(sample_rate: int) -> bytes:
+    """A WAV header for a stream of unknown length (sizes set to the maximum, as streamers do)."""
+    return (
+        b"RIFF"
+        + struct.pack("<I", 0xFFFFFFFF)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", 0xFFFFFFFF)
+    )
+
+
+def to_synthesis_request(engine: TTSEngine, body: SpeechRequest) -> SynthesisRequest:
+    """Validate a speech request against the engine; `EmotionError`/`EngineError` on bad input."""
+    voice = None if body.voice in OPENAI_VOICES else body.voice
+    emotion = Emotion.parse(body.emotion)
+    if body.emotion_intensity is not None:
+        emotion = emotion.with_intensity(body.emotion_intensity)
+    request = SynthesisRequest(
+        text=body.input, emotion=emotion, voice=voice, language=body.language, speed=body.speed
+    )
+    check_request(engine, request)
+    return request
+
+
+def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor) -> APIRouter:
+    router = APIRouter(tags=["speech"])
+
+    async def pcm_chunks(request: SynthesisRequest) -> AsyncIterator[bytes]:
+        """Hold a job slot while the engine runs one chunk per worker-thread step."""
+        async with jobs.slot():
+            cancel = threading.Event()
+            chunks = engine.stream(request, cancel)
+            loop = asyncio.get_running_loop()
+            try:
+                while (
+                    chunk := await loop.run_in_executor(executor, next, chunks, None)
+                ) is not None:
+                    yield chunk.tobytes()
+            finally:
+                # Also on a client disconnect: the engine stops at its next step.
+                cancel.set()
+                executor.submit(chunks.close)
+
+    @router.post(
+        "/v1/audio/speech",
+        response_class=Response,
+        responses={
+            200: {"content": {"audio/pcm": {}, "audio/wav": {}}, "description": "Speech"},
+            400: {"model": ErrorBody, "description": "Unusable emotion, voice or language"},
+            429: {"model": ErrorBody, "description": "Busy: retry after Retry-After seconds"},
+        },
+    )
+    async def create_speech(body: SpeechRequest, http_request: Request) -> Response:
+        """Synthesise `input`; audio streams as it is produced."""
+        try:
+            request = to_synthesis_request(engine, body)
+        except (EmotionError, EngineError) as e:
+            raise HTTPException(400, detail=str(e)) from None
+        if jobs.waiting >= jobs.max_waiting and jobs.running >= jobs.max_concurrent:
+            return JSONResponse(
+                status_code=429,
+                content={"error": str(QueueFull(jobs.retry_after_secs))},
+                headers={"Retry-After": str(jobs.retry_after_secs)},
+            )
+        media = "audio/wav" if body.response_format == "wav" else "audio/pcm"
+        rate = body.sample_rate or engine.sample_rate
+        header = wav_header(rate) if body.response_format == "wav" else b""
+
+        async def body_stream() -> AsyncIterator[bytes]:
+            if header:
+                yield header
+            if rate == engine.sample_rate:
+                async for chunk in pcm_chunks(request):
+                    yield chunk
+                return
+            # One stateful resampler per stream, so chunk joins stay seamless.
+            resampler = soxr.ResampleStream(engine.sample_rate, rate, 1, dtype="int16")
+            async for chunk in pcm_chunks(request):
+                yield resampler.resample_chunk(np.frombuffer(chunk, dtype=np.int16)).tobytes()
+            yield resampler.resample_chunk(np.zeros(0, dtype=np.int16), last=True).tobytes()
+
+        headers = {"X-Sample-Rate": str(rate)}
+        if body.stream:
+            return StreamingResponse(body_stream(), media_type=media, headers=headers)
+        try:
+            audio = b"".join([chunk async for chunk in body_stream()])
+        except QueueFull as e:
+            return JSONResponse(
+                status_code=429,
+                content={"error": str(e)},
+                headers={"Retry-After": str(e.retry_after_secs)},
+            )
+        logger.debug(f"Synthesised {len(audio)} bytes for {len(body.input)} characters")
+        return Response(audio, media_type=media, headers=headers)
+
+    return router
