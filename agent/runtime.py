@@ -30,8 +30,14 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         from tts_plugin.engines.embedded import EmbeddedEngine
 
         return EmbeddedEngine()
+    if engine == "remote":
+        from tts_plugin.engines.remote import RemoteEngine
+
+        if not config.tts.remote_url:
+            raise ConfigError("tts.engine=remote needs tts.remote_url (e.g. http://gpu-box:8000)")
+        return RemoteEngine(config.tts.remote_url)
     raise ConfigError(
-        f"tts.engine {engine!r} is not available in this version; use tts.engine=embedded"
+        f"tts.engine {engine!r} is not available in this version; use embedded or remote"
     )
 
 

@@ -243,3 +243,44 @@ async def test_llm_server_killed_mid_call_the_bot_apologises_and_recovers(
         assert outputs and "sorry" not in outputs[0]["data"]["text"].lower()
     finally:
         await client.close()
+
+
+async def test_the_agent_speaks_through_a_remote_tts_server(tmp_path, whisper):
+    import subprocess
+    import sys
+
+    from agent.llm_server import free_port
+    from agent.process import start_agent
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tts_plugin", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "tts.log").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        agent = start_agent(
+            tmp_path / "agent.log", "tts.engine=remote", f"tts.remote_url=http://127.0.0.1:{port}"
+        )
+        try:
+            assert agent.health()["tts_engine"] == "remote"
+            client = await connected(agent)
+            try:
+                text = "The remote server is speaking now."
+                start, end = await spoken(client, text)
+                heard = transcribe(whisper, client.recording.audio(start, end), SAMPLE_RATE)
+                assert word_recall(text, heard) >= 0.6, heard
+            finally:
+                await client.close()
+        finally:
+            agent.stop()
+    finally:
+        server.terminate()
+        server.wait(10)
