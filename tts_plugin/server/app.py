@@ -6,8 +6,10 @@ python -m tts_plugin serve [--host 127.0.0.1] [--port 8000] [--max-concurrent 2]
 from __future__ import annotations
 
 import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,10 +17,27 @@ from fastapi import FastAPI
 from tts_plugin.engine import TTSEngine
 from tts_plugin.server.jobs import JobQueue
 from tts_plugin.server.speech import speech_router
+from tts_plugin.server.voices import VoiceStore, voices_router
 
 
-def create_app(engine: TTSEngine, *, max_concurrent: int = 2, max_waiting: int = 4) -> FastAPI:
-    """A server for `engine`; the engine loads in the app's lifespan, off the event loop."""
+def default_voices_dir() -> Path:
+    return Path(
+        os.environ.get("TTS_VOICES_DIR", "~/.local/share/pipecat-indextts2/voices")
+    ).expanduser()
+
+
+def create_app(
+    engine: TTSEngine,
+    *,
+    max_concurrent: int = 2,
+    max_waiting: int = 4,
+    voices_dir: Path | None = None,
+    token: str | None = None,
+) -> FastAPI:
+    """A server for `engine`; the engine loads in the app's lifespan, off the event loop.
+
+    `token` (default: `TTS_SERVER_TOKEN` from the environment) guards voice uploads.
+    """
     jobs = JobQueue(max_concurrent=max_concurrent, max_waiting=max_waiting)
     executor = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="tts-server")
 
@@ -31,6 +50,8 @@ def create_app(engine: TTSEngine, *, max_concurrent: int = 2, max_waiting: int =
     app = FastAPI(title="pipecat-indextts2 TTS server", version="0.1.0", lifespan=lifespan)
     app.state.jobs = jobs
     app.include_router(speech_router(engine, jobs, executor))
+    store = VoiceStore(voices_dir or default_voices_dir())
+    app.include_router(voices_router(engine, store, token or os.environ.get("TTS_SERVER_TOKEN")))
 
     @app.get("/v1/engine", tags=["engine"])
     async def engine_info() -> dict[str, Any]:
