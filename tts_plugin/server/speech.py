@@ -20,7 +20,7 @@ import soxr
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from loguru import logger
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tts_plugin.emotion import Emotion, EmotionError
 from tts_plugin.engine import (
@@ -36,10 +36,16 @@ from tts_plugin.server.jobs import JobQueue, QueueFull
 class SpeechRequest(BaseModel):
     """OpenAI's speech request, plus emotion and language."""
 
+    # No silent coercion ("0.5" or true for a number): a request is what the schema says or a 422.
+    model_config = ConfigDict(strict=True)
+
     model: str = Field("indextts2", max_length=100, description="Accepted for compatibility.")
     input: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to speak.")
     voice: str | None = Field(
-        None, max_length=100, description="A voice the engine has; OpenAI names map to the default."
+        None,
+        min_length=1,
+        max_length=100,
+        description="A voice the engine has; OpenAI names map to the default.",
     )
     response_format: Literal["pcm", "wav"] = "pcm"
     speed: float = Field(1.0, ge=0.5, le=2.0)
@@ -48,7 +54,7 @@ class SpeechRequest(BaseModel):
         None, description="A preset name ('sad', 'sad:0.5'), 8 floats, or an emotion object."
     )
     emotion_intensity: float | None = Field(None, ge=0.0, le=1.0)
-    language: str | None = Field(None, max_length=10)
+    language: str | None = Field(None, min_length=2, max_length=10)
     sample_rate: Literal[8000, 16000, 22050, 24000, 44100, 48000] | None = Field(
         24000,
         description="Output rate. 24000 matches OpenAI's pcm; null sends the engine's native rate.",
@@ -56,7 +62,9 @@ class SpeechRequest(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str
+    """Every error answer: what was wrong, in words (or FastAPI's list of field errors)."""
+
+    detail: str | list[dict[str, Any]]
 
 
 # OpenAI's voice names: clients send them by default, and they should just work.
@@ -137,7 +145,7 @@ def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
         if jobs.waiting >= jobs.max_waiting and jobs.running >= jobs.max_concurrent:
             return JSONResponse(
                 status_code=429,
-                content={"error": str(QueueFull(jobs.retry_after_secs))},
+                content={"detail": str(QueueFull(jobs.retry_after_secs))},
                 headers={"Retry-After": str(jobs.retry_after_secs)},
             )
         media = "audio/wav" if body.response_format == "wav" else "audio/pcm"

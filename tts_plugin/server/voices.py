@@ -16,9 +16,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tts_plugin.engine import TTSEngine
+from tts_plugin.server.speech import ErrorBody
 
 VOICE_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -99,6 +101,19 @@ class VoiceStore:
         return path is not None
 
 
+def _errors(*codes: int) -> dict[int | str, dict]:
+    reasons = {
+        401: "Missing or wrong bearer token",
+        403: "Uploads are disabled on this server",
+        404: "No such uploaded voice",
+        409: "The name belongs to a built-in voice",
+        413: "The clip is too large",
+        415: "The body is not audio",
+        422: "Bad name, or a clip too short or too long",
+    }
+    return {code: {"model": ErrorBody, "description": reasons[code]} for code in codes}
+
+
 def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> APIRouter:
     router = APIRouter(tags=["voices"])
 
@@ -126,9 +141,10 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
         status_code=201,
         response_model=Voice,
         dependencies=[Depends(authorised)],
+        responses=_errors(401, 403, 409, 413, 415, 422),
         openapi_extra={
             "requestBody": {
-                "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
                 "required": True,
             }
         },
@@ -157,11 +173,27 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
         store.save(name, bytes(data), kind)
         return Voice(name=name, kind="uploaded", seconds=seconds)
 
-    @router.delete("/v1/voices/{name}", status_code=204, dependencies=[Depends(authorised)])
+    @router.delete(
+        "/v1/voices/{name}",
+        status_code=204,
+        dependencies=[Depends(authorised)],
+        responses=_errors(401, 403, 404, 422),
+    )
     async def delete_voice(name: VoiceName) -> Response:
         """Remove an uploaded clip."""
         if not store.delete(name):
             raise HTTPException(404, detail=f"no uploaded voice {name!r}")
         return Response(status_code=204)
+
+    @router.api_route(
+        "/v1/voices/{name}",
+        methods=["GET", "POST", "PATCH", "OPTIONS", "HEAD"],
+        include_in_schema=False,
+    )
+    async def other_methods() -> Response:
+        # Starlette's own 405 names only the first route's method (PUT); name both.
+        return JSONResponse(
+            {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": "PUT, DELETE"}
+        )
 
     return router
