@@ -18,6 +18,7 @@ from tts_plugin.engine import TTSEngine
 from tts_plugin.server.jobs import JobQueue
 from tts_plugin.server.speech import speech_router
 from tts_plugin.server.voices import VoiceStore, voices_router
+from tts_plugin.server.webrtc import webrtc_router
 
 
 def default_voices_dir() -> Path:
@@ -50,6 +51,7 @@ def create_app(
     app = FastAPI(title="pipecat-indextts2 TTS server", version="0.1.0", lifespan=lifespan)
     app.state.jobs = jobs
     app.include_router(speech_router(engine, jobs, executor))
+    app.include_router(webrtc_router(engine, jobs, executor))
     store = VoiceStore(voices_dir or default_voices_dir())
     app.include_router(voices_router(engine, store, token or os.environ.get("TTS_SERVER_TOKEN")))
 

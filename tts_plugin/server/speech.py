@@ -8,9 +8,7 @@ Extras over OpenAI's fields: `emotion`, `emotion_intensity`, `language`.
 
 from __future__ import annotations
 
-import asyncio
 import struct
-import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -31,6 +29,7 @@ from tts_plugin.engine import (
     check_request,
 )
 from tts_plugin.server.jobs import JobQueue, QueueFull
+from tts_plugin.server.synthesis import synthesize
 
 
 class SpeechRequest(BaseModel):
@@ -112,20 +111,10 @@ def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
     router = APIRouter(tags=["speech"])
 
     async def pcm_chunks(request: SynthesisRequest) -> AsyncIterator[bytes]:
-        """Hold a job slot while the engine runs one chunk per worker-thread step."""
+        """Hold a job slot while the engine runs."""
         async with jobs.slot():
-            cancel = threading.Event()
-            chunks = engine.stream(request, cancel)
-            loop = asyncio.get_running_loop()
-            try:
-                while (
-                    chunk := await loop.run_in_executor(executor, next, chunks, None)
-                ) is not None:
-                    yield chunk.tobytes()
-            finally:
-                # Also on a client disconnect: the engine stops at its next step.
-                cancel.set()
-                executor.submit(chunks.close)
+            async for chunk in synthesize(engine, request, executor):
+                yield chunk.tobytes()
 
     @router.post(
         "/v1/audio/speech",

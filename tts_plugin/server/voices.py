@@ -144,7 +144,9 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
         responses=_errors(401, 403, 409, 413, 415, 422),
         openapi_extra={
             "requestBody": {
-                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
                 "required": True,
             }
         },

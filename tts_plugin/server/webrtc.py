@@ -1,0 +1,153 @@
+"""`POST /v1/audio/speech/webrtc`: SDP offer + text in, SDP answer out; the answer's audio track
+plays the speech as it is generated (aiortc, Opus at 48 kHz).
+
+The track sends silence until the first chunk, then audio paced in real time, then ends. The peer
+connection closes when the speech has played or the client leaves; leaving early cancels synthesis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+import soxr
+from fastapi import APIRouter, HTTPException
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from tts_plugin.emotion import EmotionError
+from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
+from tts_plugin.server.jobs import JobQueue, QueueFull
+from tts_plugin.server.speech import ErrorBody, SpeechRequest, to_synthesis_request
+from tts_plugin.server.synthesis import synthesize
+
+try:
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+    from av import AudioFrame
+except ModuleNotFoundError as e:  # pragma: no cover - import guard
+    raise ImportError(
+        'WebRTC playback needs aiortc: pip install "pipecat-indextts2[server]"'
+    ) from e
+
+RATE = 48000
+FRAME = 960  # 20 ms
+
+
+class WebRTCSpeechRequest(SpeechRequest):
+    """A speech request plus the client's SDP offer (receive-only audio is enough)."""
+
+    model_config = ConfigDict(strict=True)
+    sdp: str = Field(min_length=1, max_length=64_000)
+    type: Literal["offer"]
+
+
+class WebRTCAnswer(BaseModel):
+    sdp: str
+    type: str
+
+
+class SpeechTrack(MediaStreamTrack):
+    """Plays PCM pushed into it (48 kHz int16), silence while waiting, and ends after `finish`."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = np.zeros(0, np.int16)
+        self._finished = False
+        self._start: float | None = None
+        self._sent = 0
+        self.played = asyncio.Event()
+
+    def push(self, pcm: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, pcm])
+
+    def finish(self) -> None:
+        self._finished = True
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        await asyncio.sleep(max(0.0, self._start + self._sent / RATE - time.monotonic()))
+        if self._finished and not len(self._pending):
+            self.played.set()
+        chunk, self._pending = self._pending[:FRAME], self._pending[FRAME:]
+        if len(chunk) < FRAME:
+            chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
+        frame = AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._sent += FRAME
+        return frame
+
+
+def webrtc_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor) -> APIRouter:
+    router = APIRouter(tags=["speech"])
+    sessions: set[asyncio.Task] = set()
+
+    async def play(pc: RTCPeerConnection, track: SpeechTrack, request: SynthesisRequest) -> None:
+        resampler = soxr.ResampleStream(engine.sample_rate, RATE, 1, dtype="int16")
+        try:
+            async with jobs.slot():
+                async for chunk in synthesize(engine, request, executor):
+                    track.push(resampler.resample_chunk(chunk))
+            track.push(resampler.resample_chunk(np.zeros(0, np.int16), last=True))
+            track.finish()
+            await asyncio.wait_for(track.played.wait(), timeout=600)
+            await asyncio.sleep(0.5)  # let the last packets leave
+        except (QueueFull, TimeoutError) as e:
+            logger.warning(f"WebRTC speech ended early: {e}")
+        finally:
+            await pc.close()
+
+    @router.post(
+        "/v1/audio/speech/webrtc",
+        response_model=WebRTCAnswer,
+        responses={
+            400: {"model": ErrorBody, "description": "Bad SDP, or unusable emotion/voice/language"},
+            429: {"model": ErrorBody, "description": "Busy: retry after Retry-After seconds"},
+        },
+    )
+    async def speak_over_webrtc(body: WebRTCSpeechRequest) -> WebRTCAnswer:
+        """Answer the offer; its audio track speaks `input` as it is synthesised."""
+        try:
+            request = to_synthesis_request(engine, body)
+        except (EmotionError, EngineError) as e:
+            raise HTTPException(400, detail=str(e)) from None
+        if jobs.waiting >= jobs.max_waiting and jobs.running >= jobs.max_concurrent:
+            raise HTTPException(
+                429,
+                detail=str(QueueFull(jobs.retry_after_secs)),
+                headers={"Retry-After": str(jobs.retry_after_secs)},
+            )
+        if not body.sdp.lstrip().startswith("v=0"):
+            raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0)")
+        pc = RTCPeerConnection()
+        track = SpeechTrack()
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=body.sdp, type=body.type))
+            pc.addTrack(track)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as e:
+            await pc.close()
+            raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
+        task = asyncio.create_task(play(pc, track, request))
+        sessions.add(task)
+        task.add_done_callback(sessions.discard)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed") and not task.done():
+                task.cancel()  # the client left: stop synthesising
+
+        return WebRTCAnswer(sdp=pc.localDescription.sdp, type=pc.localDescription.type)
+
+    return router
