@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-concurrent", type=int, default=2, help="syntheses at once")
     serve.add_argument("--max-waiting", type=int, default=4, help="queued requests before 429")
+    serve.add_argument(
+        "--cors-origin", action="append", default=[], help="a web origin allowed (CORS is off)"
+    )
     return parser
 
 
@@ -140,7 +143,10 @@ def serve(args: argparse.Namespace) -> None:
     from tts_plugin.server.app import create_app
 
     app = create_app(
-        make_engine("embedded"), max_concurrent=args.max_concurrent, max_waiting=args.max_waiting
+        make_engine("embedded"),
+        max_concurrent=args.max_concurrent,
+        max_waiting=args.max_waiting,
+        cors_origins=args.cors_origin,
     )
     print(f"TTS server on http://{args.host}:{args.port}/ (docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from tts_plugin.engine import TTSEngine
 from tts_plugin.server.jobs import JobQueue
@@ -34,10 +35,12 @@ def create_app(
     max_waiting: int = 4,
     voices_dir: Path | None = None,
     token: str | None = None,
+    cors_origins: list[str] | None = None,
 ) -> FastAPI:
     """A server for `engine`; the engine loads in the app's lifespan, off the event loop.
 
-    `token` (default: `TTS_SERVER_TOKEN` from the environment) guards voice uploads.
+    `token` (default: `TTS_SERVER_TOKEN` from the environment) guards voice uploads. CORS is off
+    unless `cors_origins` names the web origins allowed to call the API from a browser.
     """
     jobs = JobQueue(max_concurrent=max_concurrent, max_waiting=max_waiting)
     executor = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="tts-server")
@@ -50,6 +53,14 @@ def create_app(
 
     app = FastAPI(title="pipecat-indextts2 TTS server", version="0.1.0", lifespan=lifespan)
     app.state.jobs = jobs
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Sample-Rate", "Retry-After"],
+        )
     app.include_router(speech_router(engine, jobs, executor))
     app.include_router(webrtc_router(engine, jobs, executor))
     store = VoiceStore(voices_dir or default_voices_dir())

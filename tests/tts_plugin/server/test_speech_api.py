@@ -155,3 +155,20 @@ def test_remote_engine_errors_are_clear():
         engine = RemoteEngine(f"http://127.0.0.1:{port}")
         with pytest.raises(EngineError, match="unknown voice"):
             list(engine.stream(SynthesisRequest(text="Hi", voice="zed"), threading.Event()))
+
+
+def cors_preflight(port: int) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request(
+        "OPTIONS",
+        "/v1/audio/speech",
+        headers={"Origin": "http://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    return connection.getresponse()
+
+
+def test_cors_is_off_unless_configured():
+    with serving(create_app(ScriptedEngine())) as port:
+        assert cors_preflight(port).getheader("Access-Control-Allow-Origin") is None
+    with serving(create_app(ScriptedEngine(), cors_origins=["http://app.example"])) as port:
+        assert cors_preflight(port).getheader("Access-Control-Allow-Origin") == "http://app.example"
