@@ -9,7 +9,6 @@ times are `time.monotonic()` seconds taken at the client, so latencies are what 
 from __future__ import annotations
 
 import asyncio
-import fractions
 import json
 import time
 import uuid
@@ -20,8 +19,9 @@ import aiohttp
 import numpy as np
 import soxr
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame
+from aiortc.mediastreams import MediaStreamError
+
+from tts_plugin.server.pcm_track import PcmTrack
 
 SAMPLE_RATE = 48000
 FRAME_SECS = 0.02
@@ -30,16 +30,11 @@ FRAME_SAMPLES = int(SAMPLE_RATE * FRAME_SECS)
 SPEECH_RMS = 300.0
 
 
-class MicrophoneTrack(MediaStreamTrack):
-    """An audio track that plays queued utterances in real time and silence in between."""
-
-    kind = "audio"
+class MicrophoneTrack(PcmTrack):
+    """Plays queued utterances in real time, silence in between, noting when each really left."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._pending = np.zeros(0, dtype=np.int16)
-        self._start: float | None = None
-        self._sent = 0
+        super().__init__(sample_rate=SAMPLE_RATE, frame_samples=FRAME_SAMPLES)
         self._utterances: list[Utterance] = []
 
     def say(self, pcm: np.ndarray, sample_rate: int) -> Utterance:
@@ -48,35 +43,20 @@ class MicrophoneTrack(MediaStreamTrack):
         if sample_rate != SAMPLE_RATE:
             audio = soxr.resample(audio, sample_rate, SAMPLE_RATE)
         samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-        utterance = Utterance(first_sample=self._sent + len(self._pending), samples=len(samples))
-        self._pending = np.concatenate([self._pending, samples])
+        utterance = Utterance(
+            first_sample=self.sent_samples + self.pending_samples, samples=len(samples)
+        )
+        self.push(samples)
         self._utterances.append(utterance)
         return utterance
 
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            due = self._start + self._sent / SAMPLE_RATE
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-        chunk = self._pending[:FRAME_SAMPLES]
-        self._pending = self._pending[FRAME_SAMPLES:]
-        if len(chunk) < FRAME_SAMPLES:
-            chunk = np.concatenate([chunk, np.zeros(FRAME_SAMPLES - len(chunk), np.int16)])
-        now = time.monotonic()
+    def on_frame(self, first_sample: int, now: float) -> None:
+        end = first_sample + FRAME_SAMPLES
         for u in self._utterances:
-            if u.started_at is None and self._sent + FRAME_SAMPLES > u.first_sample:
+            if u.started_at is None and end > u.first_sample:
                 u.started_at = now
-            if u.ended_at is None and self._sent + FRAME_SAMPLES >= u.first_sample + u.samples:
+            if u.ended_at is None and end >= u.first_sample + u.samples:
                 u.ended_at = now + FRAME_SECS
-        frame = AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
-        self._sent += FRAME_SAMPLES
-        return frame
 
 
 @dataclass

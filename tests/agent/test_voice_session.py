@@ -88,13 +88,18 @@ async def spoken(client: VoiceClient, text: str, **extra) -> tuple[float, float]
     return start, end
 
 
+async def heard(client: VoiceClient, whisper, text: str) -> str:
+    """Have the bot speak `text` and transcribe what the client heard."""
+    start, end = await spoken(client, text)
+    return transcribe(whisper, client.recording.audio(start, end), SAMPLE_RATE)
+
+
 async def test_speak_says_exactly_the_text(running_agent, whisper):
     client = await connected(running_agent)
     try:
         text = "The quick brown fox jumps over the lazy dog."
-        start, end = await spoken(client, text)
-        heard = transcribe(whisper, client.recording.audio(start, end), SAMPLE_RATE)
-        assert word_recall(text, heard) >= 0.8, heard
+        transcript = await heard(client, whisper, text)
+        assert word_recall(text, transcript) >= 0.8, transcript
     finally:
         await client.close()
 
@@ -274,9 +279,8 @@ async def test_the_agent_speaks_through_a_remote_tts_server(tmp_path, whisper):
             client = await connected(agent)
             try:
                 text = "The remote server is speaking now."
-                start, end = await spoken(client, text)
-                heard = transcribe(whisper, client.recording.audio(start, end), SAMPLE_RATE)
-                assert word_recall(text, heard) >= 0.6, heard
+                transcript = await heard(client, whisper, text)
+                assert word_recall(text, transcript) >= 0.6, transcript
             finally:
                 await client.close()
         finally:

@@ -30,10 +30,15 @@ class JobQueue:
         self.running = 0
         self.waiting = 0
 
+    @property
+    def full(self) -> bool:
+        """Every slot is busy and the wait list is full: a new job would be refused."""
+        return self._slots.locked() and self.waiting >= self.max_waiting
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold a slot for the duration of a job; raise `QueueFull` rather than wait too long."""
-        if self._slots.locked() and self.waiting >= self.max_waiting:
+        if self.full:
             raise QueueFull(self.retry_after_secs)
         self.waiting += 1
         try:

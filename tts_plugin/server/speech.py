@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import soxr
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,6 +94,13 @@ def wav_header(sample_rate: int) -> bytes:
     )
 
 
+def busy(error: QueueFull) -> HTTPException:
+    """The 429 a full queue answers, with when to retry."""
+    return HTTPException(
+        429, detail=str(error), headers={"Retry-After": str(error.retry_after_secs)}
+    )
+
+
 def to_synthesis_request(engine: TTSEngine, body: SpeechRequest) -> SynthesisRequest:
     """Validate a speech request against the engine; `EmotionError`/`EngineError` on bad input."""
     voice = None if body.voice in OPENAI_VOICES else body.voice
@@ -131,12 +138,8 @@ def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
             request = to_synthesis_request(engine, body)
         except (EmotionError, EngineError) as e:
             raise HTTPException(400, detail=str(e)) from None
-        if jobs.waiting >= jobs.max_waiting and jobs.running >= jobs.max_concurrent:
-            return JSONResponse(
-                status_code=429,
-                content={"detail": str(QueueFull(jobs.retry_after_secs))},
-                headers={"Retry-After": str(jobs.retry_after_secs)},
-            )
+        if jobs.full:
+            raise busy(QueueFull(jobs.retry_after_secs))
         media = "audio/wav" if body.response_format == "wav" else "audio/pcm"
         rate = body.sample_rate or engine.sample_rate
         header = wav_header(rate) if body.response_format == "wav" else b""
@@ -160,11 +163,7 @@ def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
         try:
             audio = b"".join([chunk async for chunk in body_stream()])
         except QueueFull as e:
-            return JSONResponse(
-                status_code=429,
-                content={"error": str(e)},
-                headers={"Retry-After": str(e.retry_after_secs)},
-            )
+            raise busy(e) from None
         logger.debug(f"Synthesised {len(audio)} bytes for {len(body.input)} characters")
         return Response(audio, media_type=media, headers=headers)
 

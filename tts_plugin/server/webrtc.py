@@ -8,8 +8,6 @@ connection closes when the speech has played or the client leaves; leaving early
 from __future__ import annotations
 
 import asyncio
-import fractions
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -22,13 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from tts_plugin.emotion import EmotionError
 from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
 from tts_plugin.server.jobs import JobQueue, QueueFull
-from tts_plugin.server.speech import ErrorBody, SpeechRequest, to_synthesis_request
+from tts_plugin.server.speech import ErrorBody, SpeechRequest, busy, to_synthesis_request
 from tts_plugin.server.synthesis import synthesize
 
 try:
     from aiortc import RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-    from av import AudioFrame
+
+    from tts_plugin.server.pcm_track import PcmTrack
 except ModuleNotFoundError as e:  # pragma: no cover - import guard
     raise ImportError(
         'WebRTC playback needs aiortc: pip install "pipecat-indextts2[server]"'
@@ -51,42 +49,20 @@ class WebRTCAnswer(BaseModel):
     type: str
 
 
-class SpeechTrack(MediaStreamTrack):
-    """Plays PCM pushed into it (48 kHz int16), silence while waiting, and ends after `finish`."""
-
-    kind = "audio"
+class SpeechTrack(PcmTrack):
+    """Plays the speech as it is pushed, then ends `played` once `finish` was called and all played."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._pending = np.zeros(0, np.int16)
+        super().__init__(sample_rate=RATE, frame_samples=FRAME)
         self._finished = False
-        self._start: float | None = None
-        self._sent = 0
         self.played = asyncio.Event()
-
-    def push(self, pcm: np.ndarray) -> None:
-        self._pending = np.concatenate([self._pending, pcm])
 
     def finish(self) -> None:
         self._finished = True
 
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        await asyncio.sleep(max(0.0, self._start + self._sent / RATE - time.monotonic()))
-        if self._finished and not len(self._pending):
+    def on_frame(self, first_sample: int, now: float) -> None:
+        if self._finished and not self.pending_samples:
             self.played.set()
-        chunk, self._pending = self._pending[:FRAME], self._pending[FRAME:]
-        if len(chunk) < FRAME:
-            chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
-        frame = AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, RATE)
-        self._sent += FRAME
-        return frame
 
 
 def webrtc_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor) -> APIRouter:
@@ -122,12 +98,8 @@ def webrtc_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
             request = to_synthesis_request(engine, body)
         except (EmotionError, EngineError) as e:
             raise HTTPException(400, detail=str(e)) from None
-        if jobs.waiting >= jobs.max_waiting and jobs.running >= jobs.max_concurrent:
-            raise HTTPException(
-                429,
-                detail=str(QueueFull(jobs.retry_after_secs)),
-                headers={"Retry-After": str(jobs.retry_after_secs)},
-            )
+        if jobs.full:
+            raise busy(QueueFull(jobs.retry_after_secs))
         if not body.sdp.lstrip().startswith("v=0"):
             raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0)")
         pc = RTCPeerConnection()
