@@ -114,6 +114,17 @@ def to_synthesis_request(engine: TTSEngine, body: SpeechRequest) -> SynthesisReq
     return request
 
 
+def admit(engine: TTSEngine, jobs: JobQueue, body: SpeechRequest) -> SynthesisRequest:
+    """The engine request for `body`, or the HTTP error to answer instead (400, or 429 when full)."""
+    try:
+        request = to_synthesis_request(engine, body)
+    except (EmotionError, EngineError) as e:
+        raise HTTPException(400, detail=str(e)) from None
+    if jobs.full:
+        raise busy(QueueFull(jobs.retry_after_secs))
+    return request
+
+
 def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor) -> APIRouter:
     router = APIRouter(tags=["speech"])
 
@@ -134,12 +145,7 @@ def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
     )
     async def create_speech(body: SpeechRequest, http_request: Request) -> Response:
         """Synthesise `input`; audio streams as it is produced."""
-        try:
-            request = to_synthesis_request(engine, body)
-        except (EmotionError, EngineError) as e:
-            raise HTTPException(400, detail=str(e)) from None
-        if jobs.full:
-            raise busy(QueueFull(jobs.retry_after_secs))
+        request = admit(engine, jobs, body)
         media = "audio/wav" if body.response_format == "wav" else "audio/pcm"
         rate = body.sample_rate or engine.sample_rate
         header = wav_header(rate) if body.response_format == "wav" else b""

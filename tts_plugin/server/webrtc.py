@@ -17,10 +17,9 @@ from fastapi import APIRouter, HTTPException
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from tts_plugin.emotion import EmotionError
-from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
+from tts_plugin.engine import SynthesisRequest, TTSEngine
 from tts_plugin.server.jobs import JobQueue, QueueFull
-from tts_plugin.server.speech import ErrorBody, SpeechRequest, busy, to_synthesis_request
+from tts_plugin.server.speech import ErrorBody, SpeechRequest, admit
 from tts_plugin.server.synthesis import synthesize
 
 try:
@@ -94,12 +93,7 @@ def webrtc_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
     )
     async def speak_over_webrtc(body: WebRTCSpeechRequest) -> WebRTCAnswer:
         """Answer the offer; its audio track speaks `input` as it is synthesised."""
-        try:
-            request = to_synthesis_request(engine, body)
-        except (EmotionError, EngineError) as e:
-            raise HTTPException(400, detail=str(e)) from None
-        if jobs.full:
-            raise busy(QueueFull(jobs.retry_after_secs))
+        request = admit(engine, jobs, body)
         if not body.sdp.lstrip().startswith("v=0"):
             raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0)")
         pc = RTCPeerConnection()
