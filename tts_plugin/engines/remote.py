@@ -24,7 +24,11 @@ READ_BYTES = 8820  # 200 ms at 22050 Hz
 
 
 class RemoteEngine:
-    """Streams PCM from `POST {base_url}/v1/audio/speech`."""
+    """Streams PCM from `POST {base_url}/v1/audio/speech`.
+
+    Its sample rate and capabilities come from the server: call `load()` before handing the engine to
+    `IndexTTS2TTSService` (the agent does), so the service sizes itself to the real engine.
+    """
 
     name = "remote"
 
