@@ -288,3 +288,26 @@ async def test_the_agent_speaks_through_a_remote_tts_server(tmp_path, whisper):
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def test_a_backchannel_does_not_interrupt_with_min_words_barge_in(tmp_path, speech):
+    from agent.process import start_agent
+
+    agent = start_agent(tmp_path / "agent.log", "turns.barge_in=min_words", "turns.min_words=3")
+    try:
+        client = await connected(agent)
+        try:
+            sent = time.monotonic()
+            await client.request("speak", {"text": LONG_TEXT})
+            await client.wait_for_speech(sent)
+            await asyncio.sleep(1.0)
+            mhm = await client.say(speech("Okay."), 22050).sent()
+            await asyncio.sleep(2.5)  # long enough for its transcript to arrive
+            assert not client.messages_of("bot-interrupted", since=mhm.started_at)
+            assert client.recording.speech_seconds(mhm.ended_at, mhm.ended_at + 2.0) > 1.0
+            stop = await client.say(speech("Wait, please stop talking now."), 22050).sent()
+            await client.wait_for_message("bot-interrupted", since=stop.started_at, timeout=10)
+        finally:
+            await client.close()
+    finally:
+        agent.stop()
