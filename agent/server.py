@@ -126,7 +126,14 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
             await handler.close()
             await runtime.stop()
 
-    app = FastAPI(title="pipecat-indextts2 voice agent", version="0.1.0", lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN, and nothing here reaches the internet.
+    app = FastAPI(
+        title="pipecat-indextts2 voice agent",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.runtime = runtime
     app.state.sessions = sessions
 

@@ -148,7 +148,9 @@ def serve(args: argparse.Namespace) -> None:
         max_waiting=args.max_waiting,
         cors_origins=args.cors_origin,
     )
-    print(f"TTS server on http://{args.host}:{args.port}/ (docs at /docs)", file=sys.stderr)
+    print(
+        f"TTS server on http://{args.host}:{args.port}/ (schema at /openapi.json)", file=sys.stderr
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -51,7 +51,14 @@ def create_app(
         yield
         executor.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="pipecat-indextts2 TTS server", version="0.1.0", lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN, and nothing here reaches the internet.
+    app = FastAPI(
+        title="pipecat-indextts2 TTS server",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.jobs = jobs
     if cors_origins:
         app.add_middleware(
