@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from agent.bot import run_bot
 from agent.config import AgentConfig
 from agent.runtime import AgentRuntime
+from tts_plugin.server.app import offline_app
 
 MAX_SDP_CHARS = 64_000
 RETRY_AFTER_SECS = 10
@@ -126,14 +127,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
             await handler.close()
             await runtime.stop()
 
-    # No /docs or /redoc: their pages load scripts from a CDN, and nothing here reaches the internet.
-    app = FastAPI(
-        title="pipecat-indextts2 voice agent",
-        version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
+    app = offline_app("pipecat-indextts2 voice agent", lifespan)
     app.state.runtime = runtime
     app.state.sessions = sessions
 

@@ -22,6 +22,12 @@ from tts_plugin.server.voices import VoiceStore, voices_router
 from tts_plugin.server.webrtc import webrtc_router
 
 
+def offline_app(title: str, lifespan) -> FastAPI:
+    """A FastAPI app without /docs or /redoc: their pages load scripts from a CDN, and nothing
+    here reaches the internet. The OpenAPI schema stays at /openapi.json."""
+    return FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+
 def default_voices_dir() -> Path:
     return Path(
         os.environ.get("TTS_VOICES_DIR", "~/.local/share/pipecat-indextts2/voices")
@@ -51,14 +57,7 @@ def create_app(
         yield
         executor.shutdown(wait=False, cancel_futures=True)
 
-    # No /docs or /redoc: their pages load scripts from a CDN, and nothing here reaches the internet.
-    app = FastAPI(
-        title="pipecat-indextts2 TTS server",
-        version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
+    app = offline_app("pipecat-indextts2 TTS server", lifespan)
     app.state.jobs = jobs
     if cors_origins:
         app.add_middleware(
