@@ -65,10 +65,6 @@ class LlamaServer:
         """The OpenAI-compatible endpoint, for `OpenAILLMService(base_url=...)`."""
         return f"http://{self._host}:{self._port}/v1"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
     async def start(self, timeout: float = 60.0) -> None:
         """Start the server and return once it answers `/v1/models`."""
         if not self._model.is_file():

@@ -93,11 +93,6 @@ def _check_vector(vector: Sequence[Any]) -> tuple[float, ...]:
     return tuple(values)
 
 
-def preset_names() -> list[str]:
-    """The preset names, in the order a UI should list them."""
-    return list(PRESETS)
-
-
 @dataclass(frozen=True)
 class Emotion:
     """One emotion in exactly one mode, with an optional intensity (IndexTTS2's `emo_alpha`).
