@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soxr
+from audio_analysis import word_recall
 from faster_whisper import WhisperModel
 
 from agent.config import ConfigError
@@ -24,7 +25,9 @@ def test_bundled_base_is_assembled_once_from_its_two_packages(tmp_path, speech):
         speech("What is the capital of France?").astype(np.float32) / 32768, 22050, 16000
     )
     segments, info = model.transcribe(audio, beam_size=1, temperature=0.0)
-    assert "capital of france" in " ".join(s.text for s in segments).lower()
+    # Piper's prosody varies run to run, so allow one misheard word.
+    heard = " ".join(s.text for s in segments)
+    assert word_recall("What is the capital of France?", heard) >= 0.8, heard
     assert info.language == "en"  # detected: the multilingual model, not tiny.en
 
 

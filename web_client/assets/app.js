@@ -130,7 +130,9 @@ function startMeters(remoteStream) {
     $("bot-level").style.width = `${Math.min(100, b * 400)}%`;
     ui.levels = { mic: m, bot: b };
     if (m > SPEECH_LEVEL && !$("mute").ariaPressed?.startsWith("t")) {
-      if (!mic.speaking) { mic.onset = now; if (bot.speaking) bargeOnset = now; }
+      // Talking over the bot includes starting in a pause between its clauses.
+      const botTalking = bot.speaking || (bot.quietSince && now - bot.quietSince < STOPPED_MS);
+      if (!mic.speaking) { mic.onset = now; if (botTalking) bargeOnset = now; }
       mic.speaking = true; mic.lastSpeech = now;
     } else if (now - mic.lastSpeech > 300) mic.speaking = false;
     if (b > SPEECH_LEVEL) {
