@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # onnxruntime and friends write caches under XDG_CACHE_HOME; keep them out of the home directory.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from offline import no_network  # noqa: E402
 from scripted_engine import ScriptedEngine  # noqa: E402
 
 
@@ -41,6 +42,15 @@ def embedded_engine():
     engine = EmbeddedEngine()
     engine.load()
     return engine
+
+
+@pytest.fixture(scope="session")
+def tiny_indextts25(tmp_path_factory) -> Path:
+    """A tiny random-weight IndexTTS-2.5 model dir (tests/tiny_checkpoints.py), built offline."""
+    from tiny_checkpoints import build
+
+    with no_network():
+        return build(tmp_path_factory.mktemp("indextts25"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,339 @@
+"""The real IndexTTS2 engine on tiny random-weight IndexTTS-2.5 checkpoints, with no network.
+
+The weights are random, so the audio is noise: these tests prove streaming, joins, emotion
+plumbing, cancellation, serialisation and errors on the real model code, not voice quality.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from offline import no_network
+from tiny_checkpoints import write_reference_clip
+
+from tts_plugin.emotion import Emotion
+from tts_plugin.emotion_text import description_as_vector
+from tts_plugin.engine import EngineError, SynthesisRequest
+from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
+
+pytestmark = pytest.mark.slow
+
+LONG = (
+    "Once upon a time, in a small village by the sea, there lived an old fisherman "
+    "who rowed out past the rocks every single morning."
+)
+CODES = 150  # a random GPT rarely samples its stop code: max_codes sets the length (6 s)
+
+
+def make_engine(model_dir: Path, **options) -> IndexTTS2Engine:
+    options = {
+        "diffusion_steps": 4,
+        "sampling": Sampling(max_codes=CODES),
+        "text_normalization": False,
+        **options,
+    }
+    return IndexTTS2Engine(model_dir, **options)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_indextts25):
+    voices = tiny_indextts25 / "voices"
+    voices.mkdir(exist_ok=True)
+    write_reference_clip(voices / "narrator.wav", pitch=110.0)
+    with no_network():
+        engine = make_engine(tiny_indextts25, voices_dir=voices)
+        engine.load()
+        yield engine
+
+
+@pytest.fixture(autouse=True)
+def offline():
+    with no_network():
+        yield
+
+
+def timed_chunks(engine, request, cancel=None) -> list[tuple[float, np.ndarray]]:
+    started = time.monotonic()
+    return [
+        (time.monotonic() - started, chunk)
+        for chunk in engine.stream(request, cancel or threading.Event())
+    ]
+
+
+def test_detects_the_generation_and_declares_its_format(engine):
+    assert engine.generation == "IndexTTS-2.5"
+    assert engine.sample_rate == 22050
+    assert engine.capabilities.emotion_modes == {"preset", "vector", "reference", "description"}
+
+
+def test_a_long_sentence_streams_in_chunks_the_first_well_before_the_last(engine):
+    chunks = timed_chunks(engine, SynthesisRequest(LONG))
+    assert len(chunks) >= 4
+    first, last = chunks[0][0], chunks[-1][0]
+    assert first < 0.3 * last, [round(t, 2) for t, _ in chunks]
+    # The first chunk is small (12 codes ≈ 0.5 s of audio), later ones grow.
+    sizes = [len(c) for _, c in chunks]
+    assert sizes[0] / engine.sample_rate < 0.6
+    assert max(sizes) > 2 * sizes[0]
+    # Segments as upstream splits them (the first one short), each up to max_codes long.
+    segments = engine._segments(LONG, "en")
+    assert len(segments) == 2 and segments[0].shape[1] <= 40 + 3
+    per_segment = int(CODES * 2 * 1.72) * 256 / 22050
+    total = sum(sizes) / engine.sample_rate
+    assert total == pytest.approx(2 * per_segment + 0.12, rel=0.02)
+
+
+def join_steps(chunks: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Sample-to-sample jumps at each join, and the largest jump anywhere else."""
+    audio = np.concatenate(chunks).astype(np.float64)
+    joins = np.cumsum([len(c) for c in chunks])[:-1]
+    step = np.abs(np.diff(audio))
+    return step[joins - 1], float(np.delete(step, joins - 1).max())
+
+
+def test_audio_is_finite_sane_and_chunk_joins_are_smooth(engine, monkeypatch):
+    chunks = [c for _, c in timed_chunks(engine, SynthesisRequest(LONG))]
+    assert all(c.dtype == np.int16 and c.ndim == 1 for c in chunks)
+    audio = np.concatenate(chunks).astype(np.float64)
+    assert np.sqrt(np.mean(audio**2)) > 300  # not silence
+    assert np.mean(np.abs(audio) >= 32767) < 0.001  # not clipped
+    # A click is a sample-to-sample jump larger than any the signal makes by itself. Each join
+    # is a crossfade of two renderings of the same samples, so it must not stand out.
+    at_joins, elsewhere = join_steps(chunks)
+    assert at_joins.max() <= elsewhere
+    # And the measure does see clicks: hard cuts between chunks (no context, no crossfade) jump
+    # well past anything inside a chunk (measured: ~5.8k vs ~3.4k at most inside).
+    monkeypatch.setattr(
+        engine,
+        "_schedule",
+        ChunkSchedule(context_codes=0, vocoder_context_frames=0, crossfade_samples=0),
+    )
+    hard, elsewhere = join_steps([c for _, c in timed_chunks(engine, SynthesisRequest("Hello."))])
+    assert np.median(hard) > elsewhere
+    # The level does not change at the joins within a segment either (segments are separated by
+    # a faded-in/out pause on purpose).
+    joins = np.cumsum([len(c) for c in chunks])[:-1]
+    voiced = [bool(np.any(c)) for c in chunks]
+    inner = [j for j, a, b in zip(joins, voiced[:-1], voiced[1:], strict=True) if a and b]
+    assert len(inner) >= 4
+    for j in inner:
+        before = np.sqrt(np.mean(audio[j - 1024 : j] ** 2))
+        after = np.sqrt(np.mean(audio[j : j + 1024] ** 2))
+        assert 0.5 < after / before < 2.0, (j, before, after)
+
+
+def test_speed_changes_the_duration(engine):
+    normal = sum(len(c) for _, c in timed_chunks(engine, SynthesisRequest(LONG)))
+    fast = sum(len(c) for _, c in timed_chunks(engine, SynthesisRequest(LONG, speed=2.0)))
+    assert fast / normal == pytest.approx(0.5, rel=0.05)
+
+
+def spy(monkeypatch, owner, name) -> list:
+    """Record the arguments of every call to `owner.name`, still calling the real thing."""
+    calls = []
+    real = getattr(owner, name)
+
+    def recording(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls
+
+
+def speak_briefly(engine, **request) -> None:
+    for _ in engine.stream(SynthesisRequest("Hi there.", **request), threading.Event()):
+        break
+
+
+@pytest.mark.parametrize(
+    "emotion",
+    [
+        Emotion(preset="sad"),
+        Emotion(preset="happy", intensity=0.5),
+        Emotion(vector=(0, 0.9, 0, 0, 0, 0, 0.9, 0)),
+    ],
+    ids=["preset", "preset-intensity", "vector"],
+)
+def test_preset_and_vector_reach_the_model_normalised(engine, monkeypatch, emotion):
+    mixed = spy(monkeypatch, engine, "_mix_vector")
+    speak_briefly(engine, emotion=emotion)
+    ((args, _),) = mixed
+    weights = args[2]
+    assert weights == pytest.approx(emotion.model_vector())
+    assert sum(weights) <= 0.8 + 1e-9  # IndexTTS2's cap keeps the speaker's timbre
+
+
+def test_a_description_becomes_the_lexicon_vector(engine, monkeypatch):
+    emotion = Emotion(description="terribly sad and a little afraid")
+    mixed = spy(monkeypatch, engine, "_mix_vector")
+    speak_briefly(engine, emotion=emotion)
+    ((args, _),) = mixed
+    assert args[2] == pytest.approx(description_as_vector(emotion).model_vector())
+
+
+def test_a_reference_clip_conditions_the_emotion_with_its_alpha(engine, monkeypatch, tmp_path):
+    clip = write_reference_clip(tmp_path / "angry.wav", pitch=260.0)
+    conditioned = spy(monkeypatch, engine._tts, "_emotion_conditioning")
+    merged = spy(monkeypatch, engine._tts.gpt, "merge_emovec")
+    speak_briefly(engine, emotion=Emotion(reference_audio=clip, intensity=0.6))
+    assert conditioned[0][0][0] == str(clip)
+    assert merged[0][1]["alpha"] == 0.6
+
+
+def test_emotions_change_the_conditioning_the_gpt_receives(engine):
+    voice = engine._voice(None)
+    neutral = engine._conditioning(voice, Emotion(preset="neutral"))
+    sad = engine._conditioning(voice, Emotion(preset="sad"))
+    half_sad = engine._conditioning(voice, Emotion(preset="sad", intensity=0.5))
+    assert not np.allclose(neutral.numpy(), sad.numpy())
+    # Intensity scales the mix linearly: half-way between neutral and full.
+    assert np.allclose(half_sad.numpy(), (neutral.numpy() + sad.numpy()) / 2, atol=1e-5)
+
+
+def count_forward_calls(monkeypatch, engine) -> list[float]:
+    """Times at which a GPT decode step started."""
+    started: list[float] = []
+    model = engine._tts.gpt.inference_model
+    real = model.forward
+
+    def forward(*args, **kwargs):
+        started.append(time.monotonic())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    return started
+
+
+def test_cancel_stops_decoding_within_one_step(engine, monkeypatch):
+    steps = count_forward_calls(monkeypatch, engine)
+    cancel = threading.Event()
+    chunks = []
+    cancelled_at: list[float] = []
+
+    def consume():
+        for chunk in engine.stream(SynthesisRequest(LONG), cancel):
+            chunks.append(chunk)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    while not chunks:
+        time.sleep(0.005)
+    time.sleep(0.05)  # mid-decode of the second chunk
+    cancelled_at.append(time.monotonic())
+    cancel.set()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    after = [t for t in steps if t > cancelled_at[0]]
+    assert len(after) <= 1, len(after)
+    assert len(steps) < CODES / 2  # far from the whole sentence
+
+
+def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatch):
+    inside = [0]
+    overlaps = []
+    lock_free = threading.Lock()
+    for owner, name in [
+        (engine._tts.gpt.inference_model, "forward"),
+        (engine._tts.s2mel.models["cfm"], "inference"),
+        (engine._tts.bigvgan, "forward"),
+    ]:
+        real = getattr(owner, name)
+
+        def guarded(*args, _real=real, **kwargs):
+            with lock_free:
+                inside[0] += 1
+                overlaps.append(inside[0])
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                with lock_free:
+                    inside[0] -= 1
+
+        monkeypatch.setattr(owner, name, guarded)
+
+    results: dict[str, list] = {}
+
+    def run(name: str, request: SynthesisRequest) -> None:
+        results[name] = timed_chunks(engine, request)
+
+    threads = [
+        threading.Thread(target=run, args=("a", SynthesisRequest(LONG))),
+        threading.Thread(target=run, args=("b", SynthesisRequest(LONG, speed=2.0))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert max(overlaps) == 1  # never two model calls at once
+    length = {k: sum(len(c) for _, c in v) for k, v in results.items()}
+    assert length["b"] / length["a"] == pytest.approx(0.5, rel=0.05)
+    # Interleaved step by step: the second request does not wait for the first to finish.
+    assert results["b"][0][0] < results["a"][-1][0]
+
+
+def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch, tiny_indextts25):
+    voices = tiny_indextts25 / "voices"
+    assert "narrator" in engine.capabilities.voices
+    conditioned = spy(monkeypatch, engine._tts, "_speaker_conditioning")
+    speak_briefly(engine, voice="narrator")
+    speak_briefly(engine, voice="narrator")
+    assert len(conditioned) == 1
+    assert conditioned[0][0][0] == str(voices / "narrator.wav")
+    with pytest.raises(EngineError, match="unknown voice 'nobody'.*default, narrator"):
+        speak_briefly(engine, voice="nobody")
+    with pytest.raises(EngineError, match="unknown voice"):
+        speak_briefly(engine, voice="../voice")
+
+
+def test_a_bad_chunk_schedule_is_refused():
+    with pytest.raises(EngineError, match="first"):
+        ChunkSchedule(first=0)
+    with pytest.raises(EngineError, match="crossfade"):
+        ChunkSchedule(vocoder_context_frames=2, crossfade_samples=1024)
+
+
+def copy_without(model_dir: Path, missing: str, to: Path) -> Path:
+    shutil.copytree(model_dir, to, symlinks=True, copy_function=_link)
+    target = to / missing
+    target.unlink()
+    return to
+
+
+def _link(src, dst):
+    Path(dst).symlink_to(src)
+
+
+@pytest.mark.parametrize(
+    "missing, source",
+    [
+        ("gpt.pth", "IndexTeam/IndexTTS-2.5"),
+        ("hf_cache/w2v-bert-2.0/model.safetensors", "facebook/w2v-bert-2.0"),
+        ("hf_cache/bigvgan/bigvgan_generator.pt", "nvidia/bigvgan_v2_22khz_80band_256x"),
+        ("hf_cache/campplus_cn_common.bin", "funasr/campplus"),
+    ],
+)
+def test_a_missing_file_is_named_with_its_source(tiny_indextts25, tmp_path, missing, source):
+    broken = copy_without(tiny_indextts25, missing, tmp_path / "model")
+    with pytest.raises(EngineError) as error:
+        make_engine(broken)
+    assert missing in str(error.value) and source in str(error.value)
+
+
+def test_not_a_model_dir_and_missing_voice_are_clear(tiny_indextts25, tmp_path):
+    with pytest.raises(EngineError, match="not found"):
+        make_engine(tmp_path / "nowhere")
+    with pytest.raises(EngineError, match="not an IndexTTS model dir"):
+        make_engine(tmp_path)
+    with pytest.raises(EngineError, match="reference voice clip not found"):
+        make_engine(tiny_indextts25, voice=tmp_path / "missing.wav")
+
+
+def test_streaming_before_load_is_an_error(tiny_indextts25):
+    with pytest.raises(EngineError, match="not loaded"):
+        next(make_engine(tiny_indextts25).stream(SynthesisRequest("Hi."), threading.Event()))

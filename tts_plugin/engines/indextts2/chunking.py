@@ -1,0 +1,100 @@
+"""When to vocode the semantic codes decoded so far, and how chunk joins are hidden.
+
+Sub-sentence streaming vocodes codes while the GPT is still decoding. A small first chunk gets
+audio out early; later chunks grow (each pays a fixed cost for the reference prefix, so bigger is
+cheaper per second of audio). Each chunk's mel is generated with the reference and the previous
+chunk's last frames as its in-context prefix, and the vocoder re-runs a few frames of left context;
+the last samples of every chunk are held back and crossfaded with the next chunk's version of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tts_plugin.engine import EngineError
+
+
+@dataclass(frozen=True)
+class ChunkSchedule:
+    """Chunk sizes in semantic codes: `first`, then ×`growth` per chunk up to `largest`."""
+
+    first: int = 12
+    growth: float = 2.0
+    largest: int = 100
+    # Codes of left context re-decoded (semantic codec + length regulator + DiT prefix) per chunk.
+    context_codes: int = 8
+    # Mel frames the vocoder re-runs on the left of each chunk; must cover the crossfade.
+    vocoder_context_frames: int = 8
+    crossfade_samples: int = 1024
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.first <= self.largest:
+            raise EngineError(f"chunk schedule: need 1 <= first ({self.first}) <= largest")
+        if self.growth < 1.0:
+            raise EngineError(f"chunk schedule: growth must be >= 1, got {self.growth}")
+        if self.context_codes < 0 or self.vocoder_context_frames < 0:
+            raise EngineError("chunk schedule: context sizes must be >= 0")
+        if self.crossfade_samples > self.vocoder_context_frames * 256:
+            raise EngineError(
+                "chunk schedule: crossfade_samples must fit in the vocoder context "
+                f"({self.vocoder_context_frames} frames x 256 samples)"
+            )
+
+    def sizes(self):
+        """Chunk sizes in codes, forever (the caller stops at the end of the text)."""
+        size = float(self.first)
+        while True:
+            yield int(size)
+            size = min(size * self.growth, float(self.largest))
+
+
+class Crossfader:
+    """Joins overlapping audio chunks: holds back each chunk's tail and fades it into the next."""
+
+    # A segment starts and ends with a short fade so it never clicks against the silence around it.
+    EDGE = 256
+
+    def __init__(self, samples: int) -> None:
+        self._samples = samples
+        self._tail = np.zeros(0, np.float32)
+        self._started = False
+
+    @property
+    def overlap(self) -> int:
+        """Samples the next chunk must repeat at its start (0 before the first chunk)."""
+        return len(self._tail)
+
+    def push(self, audio: np.ndarray, *, final: bool) -> np.ndarray:
+        """`audio` starts `overlap` samples before the end of what was emitted; return new audio."""
+        audio = audio.astype(np.float32, copy=False)
+        n = len(self._tail)
+        if n:
+            # Both sides are renderings of the same samples, so fades that sum to one keep the level.
+            fade_in = np.sin(np.linspace(0.0, np.pi / 2, n, dtype=np.float32)) ** 2
+            audio = np.concatenate([self._tail * (1 - fade_in) + audio[:n] * fade_in, audio[n:]])
+        if not self._started:
+            self._started = True
+            audio = _faded(audio, rising=True)
+        if final:
+            audio = _faded(audio, rising=False)
+        hold = 0 if final else min(self._samples, len(audio))
+        self._tail = audio[len(audio) - hold :] if hold else np.zeros(0, np.float32)
+        return audio[: len(audio) - hold]
+
+    def flush(self) -> np.ndarray:
+        """The held-back tail, when no chunk follows."""
+        tail, self._tail = self._tail, np.zeros(0, np.float32)
+        return _faded(tail, rising=False)
+
+
+def _faded(audio: np.ndarray, *, rising: bool) -> np.ndarray:
+    n = min(Crossfader.EDGE, len(audio))
+    ramp = np.sin(np.linspace(0.0, np.pi / 2, n, dtype=np.float32)) ** 2
+    audio = audio.copy()
+    if rising:
+        audio[:n] *= ramp
+    else:
+        audio[len(audio) - n :] *= ramp[::-1]
+    return audio
