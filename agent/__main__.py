@@ -33,10 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     from loguru import logger
 
     from agent.server import create_app
+    from tts_plugin.engine import EngineError
 
     logger.remove()
     logger.add(sys.stderr, level=args.log_level.upper())
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except EngineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(
         f"Voice agent on http://{config.server.host}:{config.server.port}/ "
         f"(profile {args.profile}; Ctrl+C stops)",

@@ -77,8 +77,13 @@ class TTSConfig(_Section):
     # Let the LLM choose emotions with [tag]s at sentence starts.
     inline_emotion: bool = True
     voice: str | None = None
+    # indextts2: local IndexTTS-2.5 checkpoints, the default voice clip, more clips by name.
     model_dir: Path | None = None
-    device: str = "cuda"
+    reference_voice: Path | None = None
+    voices_dir: Path | None = None
+    device: str | None = None
+    bf16: bool = False
+    diffusion_steps: int = Field(10, ge=1, le=100)
     remote_url: str | None = None
 
 

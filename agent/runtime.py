@@ -36,8 +36,20 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         if not config.tts.remote_url:
             raise ConfigError("tts.engine=remote needs tts.remote_url (e.g. http://gpu-box:8000)")
         return RemoteEngine(config.tts.remote_url)
-    raise ConfigError(
-        f"tts.engine {engine!r} is not available in this version; use embedded or remote"
+    from tts_plugin.engines.indextts2 import IndexTTS2Engine
+
+    tts = config.tts
+    if tts.model_dir is None:
+        raise ConfigError(
+            "tts.engine=indextts2 needs tts.model_dir (your IndexTTS-2.5 checkpoints)"
+        )
+    return IndexTTS2Engine(
+        tts.model_dir,
+        voice=tts.reference_voice,
+        voices_dir=tts.voices_dir,
+        device=tts.device,
+        bf16=tts.bf16,
+        diffusion_steps=tts.diffusion_steps,
     )
 
 

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     say = commands.add_parser("say", help="synthesise text to a WAV file or raw PCM on stdout")
     say.add_argument("text", help="what to say (English or Mandarin)")
     say.add_argument("--out", required=True, help="output .wav path, or - for raw PCM on stdout")
-    say.add_argument("--engine", default="embedded", choices=["embedded"], help="speech backend")
+    add_engine_arguments(say)
     emotion = say.add_mutually_exclusive_group()
     emotion.add_argument(
         "--emotion", default="neutral", help=f"preset: {', '.join(PRESETS)} (default neutral)"
@@ -38,11 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emotion.add_argument("--emotion-text", help="describe the emotion in words")
     say.add_argument("--intensity", type=float, default=None, help="emotion intensity, 0..1")
-    say.add_argument("--language", choices=["en", "zh"], help="default: from the text's script")
+    say.add_argument(
+        "--language", choices=["en", "zh", "ja", "es"], help="default: from the script"
+    )
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5..2.0")
-    say.add_argument("--voice", help="voice name (engine-specific)")
+    say.add_argument(
+        "--voice", help="voice name (engine-specific; indextts2: a clip in --voices-dir)"
+    )
     commands.add_parser("emotions", help="list emotion presets and their vectors")
     serve = commands.add_parser("serve", help="run the streaming TTS server (OpenAI speech API)")
+    add_engine_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-concurrent", type=int, default=2, help="syntheses at once")
@@ -53,10 +58,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_engine(name: str) -> TTSEngine:
-    from tts_plugin.engines.embedded import EmbeddedEngine
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine", default="embedded", choices=["embedded", "indextts2"], help="speech backend"
+    )
+    group = parser.add_argument_group("indextts2 engine (local IndexTTS-2.5 checkpoints)")
+    group.add_argument("--model-dir", type=Path, help="the checkpoints dir (config.yaml, gpt.pth…)")
+    group.add_argument(
+        "--reference-voice", type=Path, help="default voice clip (default: MODEL_DIR/voice.wav)"
+    )
+    group.add_argument("--voices-dir", type=Path, help="more voice clips, named by file stem")
+    group.add_argument("--device", help="cuda, cuda:1, cpu… (default: the first GPU, else CPU)")
+    group.add_argument("--bf16", action="store_true", help="run the GPT in bfloat16 (GPU)")
+    group.add_argument(
+        "--diffusion-steps", type=int, default=10, help="flow-matching steps per chunk (1-100)"
+    )
+    group.add_argument(
+        "--max-codes", type=int, default=1500, help="semantic codes per text segment at most"
+    )
 
-    return EmbeddedEngine()
+
+def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTSEngine:
+    if args.engine == "embedded":
+        from tts_plugin.engines.embedded import EmbeddedEngine
+
+        return EmbeddedEngine()
+    if args.model_dir is None:
+        raise EngineError(
+            "--engine indextts2 needs --model-dir DIR (local IndexTTS-2.5 checkpoints)"
+        )
+    from tts_plugin.engines.indextts2 import IndexTTS2Engine, Sampling
+
+    return IndexTTS2Engine(
+        args.model_dir,
+        voice=args.reference_voice,
+        voices_dir=args.voices_dir or voices_dir,
+        device=args.device,
+        bf16=args.bf16,
+        diffusion_steps=args.diffusion_steps,
+        sampling=Sampling(max_codes=args.max_codes),
+    )
 
 
 def parse_emotion(args: argparse.Namespace) -> Emotion:
@@ -106,7 +147,7 @@ def say(args: argparse.Namespace) -> None:
         language=args.language,
         speed=args.speed,
     )
-    engine = make_engine(args.engine)
+    engine = make_engine(args)
     load_with_status(engine)
     to_stdout = args.out == "-"
     started = time.monotonic()
@@ -140,10 +181,15 @@ def say(args: argparse.Namespace) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from tts_plugin.server.app import create_app
+    from tts_plugin.server.app import create_app, default_voices_dir
 
+    # Uploaded clips are the indextts2 engine's voices too.
+    voices_dir = args.voices_dir or default_voices_dir()
+    engine = make_engine(args, voices_dir)
+    load_with_status(engine)
     app = create_app(
-        make_engine("embedded"),
+        engine,
+        voices_dir=voices_dir,
         max_concurrent=args.max_concurrent,
         max_waiting=args.max_waiting,
         cors_origins=args.cors_origin,

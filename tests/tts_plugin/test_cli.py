@@ -66,3 +66,32 @@ def test_unwritable_output_is_reported(tmp_path):
 def test_emotions_lists_the_presets():
     result = run_cli("emotions")
     assert result.returncode == 0 and b"melancholic" in result.stdout and b"lively" in result.stdout
+
+
+def test_say_with_the_indextts2_engine(tmp_path, tiny_indextts25):
+    out = tmp_path / "tiny.wav"
+    result = run_cli(
+        "say", "Hello there, how are you?", "--out", str(out), "--emotion", "sad",
+        "--engine", "indextts2", "--model-dir", str(tiny_indextts25), "--device", "cpu",
+        "--diffusion-steps", "2", "--max-codes", "40",
+    )  # fmt: skip
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert "indextts2 engine loaded in" in stderr and "first chunk" in stderr
+    with wave.open(str(out)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (22050, 1, 2)
+        seconds = wav.getnframes() / 22050
+    assert seconds == pytest.approx(40 * 2 * 1.72 * 256 / 22050, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--engine indextts2 needs --model-dir"),
+        (["--model-dir", "/nonexistent"], "IndexTTS model dir not found"),
+    ],
+)
+def test_indextts2_without_a_usable_model_dir_is_a_clear_message(tmp_path, args, message):
+    result = run_cli("say", "Hi", "--out", str(tmp_path / "x.wav"), "--engine", "indextts2", *args)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and message in stderr and "Traceback" not in stderr

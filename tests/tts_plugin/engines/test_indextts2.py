@@ -279,7 +279,6 @@ def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatc
 
 def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch, tiny_indextts25):
     voices = tiny_indextts25 / "voices"
-    assert "narrator" in engine.capabilities.voices
     conditioned = spy(monkeypatch, engine._tts, "_speaker_conditioning")
     speak_briefly(engine, voice="narrator")
     speak_briefly(engine, voice="narrator")
@@ -337,3 +336,26 @@ def test_not_a_model_dir_and_missing_voice_are_clear(tiny_indextts25, tmp_path):
 def test_streaming_before_load_is_an_error(tiny_indextts25):
     with pytest.raises(EngineError, match="not loaded"):
         next(make_engine(tiny_indextts25).stream(SynthesisRequest("Hi."), threading.Event()))
+
+
+async def test_the_pipecat_service_speaks_through_the_engine(engine):
+    from pipecat.frames.frames import (
+        TTSAudioRawFrame,
+        TTSSpeakFrame,
+        TTSStartedFrame,
+        TTSStoppedFrame,
+    )
+    from pipecat.tests.utils import run_test
+
+    from tts_plugin.service import IndexTTS2TTSService
+
+    tts = IndexTTS2TTSService(engine=engine)
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame("Hello there.")])
+    kinds = [
+        type(f) for f in down if isinstance(f, (TTSStartedFrame, TTSAudioRawFrame, TTSStoppedFrame))
+    ]
+    assert kinds[0] is TTSStartedFrame and kinds[-1] is TTSStoppedFrame
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert len(audio) >= 3 and {f.sample_rate for f in audio} == {22050}
+    seconds = sum(len(f.audio) for f in audio) / 2 / 22050
+    assert seconds == pytest.approx(int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05)

@@ -110,7 +110,8 @@ class IndexTTS2Engine:
         self.capabilities = EngineCapabilities(
             emotion_modes=frozenset({"preset", "vector", "reference", "description"}),
             languages=("en", "zh", "ja", "es"),
-            voices=(DEFAULT_VOICE, *self._clip_names()),
+            # Clips in voices_dir are resolved by name at request time (uploads appear at once).
+            voices=(DEFAULT_VOICE,),
             voice_cloning=True,
             max_chunk_seconds=8.0,
         )

@@ -1,0 +1,39 @@
+"""Profiles build the engine they name: the GPU profile switches to IndexTTS2 with one flag."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from agent.config import ConfigError, load_config
+from agent.runtime import create_engine
+from tts_plugin.engine import EngineError
+
+
+def test_the_gpu_profile_builds_the_indextts2_engine(tiny_indextts25):
+    config = load_config(
+        "indextts2-gpu", [f"tts.model_dir={tiny_indextts25}", "tts.device=cpu"], environ={}
+    )
+    engine = create_engine(config)
+    assert engine.name == "indextts2" and engine.generation == "IndexTTS-2.5"
+    assert engine.capabilities.voice_cloning
+
+
+def test_the_gpu_profile_without_checkpoints_says_what_is_missing(tmp_path):
+    config = load_config("indextts2-gpu", [f"tts.model_dir={tmp_path}"], environ={})
+    with pytest.raises(EngineError, match="not an IndexTTS model dir"):
+        create_engine(config)
+    with pytest.raises(ConfigError, match="diffusion_steps"):
+        load_config("indextts2-gpu", ["tts.diffusion_steps=0"], environ={})
+
+
+def test_the_agent_refuses_missing_checkpoints_with_a_message(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "agent", "--profile", "indextts2-gpu",
+         "--set", f"tts.model_dir={tmp_path / 'none'}", "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "IndexTTS model dir not found" in result.stderr and "Traceback" not in result.stderr
