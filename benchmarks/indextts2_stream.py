@@ -1,0 +1,111 @@
+"""IndexTTS2: our sub-sentence streaming vs upstream's `stream_return=True`, same model, same run.
+
+    python benchmarks/indextts2_stream.py --model-dir DIR [--device cuda] [--runs 5]
+
+Both sides use one loaded IndexTTS-2.5 model (so weights, device and warm-up are identical) and the
+same reference voice. "upstream" is `infer_generator(..., stream_return=True)`, which yields a whole
+text segment at a time, once with its defaults (3 beams, 25 diffusion steps) and once with ours
+(1 beam, our diffusion steps) so the streaming itself is compared apart from the settings.
+First audio: request start → first non-silent chunk. RTF: wall time / audio seconds.
+Prints a Markdown table of medians.
+
+On the tiny random-weight checkpoints (`python tests/tiny_checkpoints.py DIR`) a random GPT rarely
+stops, so pass `--max-codes` to give every method the same length; with real weights leave it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from tts_plugin.engine import SynthesisRequest
+from tts_plugin.engines.indextts2 import IndexTTS2Engine, Sampling
+
+TEXTS = [
+    ("short", "Sure, I can help with that."),
+    ("one sentence", "Well, I think the weather today is lovely, and we should go for a long walk "
+     "in the park with a basket of sandwiches."),
+    ("two sentences", "The train leaves at nine in the morning. If we hurry, we can still buy "
+     "coffee and find two seats by the window before it departs."),
+]  # fmt: skip
+
+
+def timed(chunks: Iterator[np.ndarray], sample_rate: int) -> tuple[float, float, float]:
+    """(first audio s, total s, audio s) of a stream of float or int16 chunks."""
+    started = time.perf_counter()
+    first = None
+    samples = 0
+    for chunk in chunks:
+        if first is None and np.any(chunk):
+            first = time.perf_counter() - started
+        samples += len(chunk)
+    total = time.perf_counter() - started
+    return first or total, total, samples / sample_rate
+
+
+def ours(engine: IndexTTS2Engine, text: str) -> Iterator[np.ndarray]:
+    return engine.stream(SynthesisRequest(text, language="en"), threading.Event())
+
+
+def upstream(engine: IndexTTS2Engine, text: str, *, ours_settings: bool, max_codes: int):
+    import torch
+
+    settings = {"num_beams": 3, "diffusion_steps": 25}
+    if ours_settings:
+        settings = {"num_beams": 1, "diffusion_steps": engine._diffusion_steps}
+    with torch.inference_mode():
+        for wav in engine._tts.infer_generator(
+            str(engine._default_voice), text, None, "en", stream_return=True,
+            text_normalization=False, max_mel_tokens=max_codes, **settings,
+        ):  # fmt: skip
+            yield wav.reshape(-1).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--diffusion-steps", type=int, default=10)
+    parser.add_argument("--max-codes", type=int, default=1500)
+    args = parser.parse_args()
+    engine = IndexTTS2Engine(
+        args.model_dir,
+        device=args.device,
+        diffusion_steps=args.diffusion_steps,
+        sampling=Sampling(max_codes=args.max_codes),
+        text_normalization=False,
+    )
+    started = time.perf_counter()
+    engine.load()
+    print(f"{engine.generation} on {engine._tts.device}: load + warm-up "
+          f"{time.perf_counter() - started:.1f} s, {args.runs} runs per cell, medians\n")  # fmt: skip
+    methods: list[tuple[str, Callable[[str], Iterator[np.ndarray]]]] = [
+        ("ours (sub-sentence)", lambda t: ours(engine, t)),
+        ("upstream, same settings", lambda t: upstream(engine, t, ours_settings=True,
+                                                       max_codes=args.max_codes)),
+        ("upstream, defaults", lambda t: upstream(engine, t, ours_settings=False,
+                                                  max_codes=args.max_codes)),
+    ]  # fmt: skip
+    print("| text | method | audio (s) | first audio (s) | RTF | first audio vs ours |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, text in TEXTS:
+        baseline = None
+        for method, run in methods:
+            results = [timed(run(text), engine.sample_rate) for _ in range(args.runs)]
+            first = statistics.median(r[0] for r in results)
+            rtf = statistics.median(r[1] / r[2] for r in results)
+            audio = statistics.median(r[2] for r in results)
+            baseline = baseline or first
+            print(f"| {name} | {method} | {audio:.2f} | {first:.3f} | {rtf:.3f} | "
+                  f"×{first / baseline:.1f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
