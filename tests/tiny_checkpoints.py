@@ -263,6 +263,22 @@ def write_reference_clip(path: Path, seconds: float = 1.5, pitch: float = 140.0)
     return path
 
 
+# A random GPT rarely samples its stop code: tests bound its length (150 codes = 6 s of audio).
+TEST_CODES = 150
+
+
+def tiny_engine(model_dir: Path, **options):
+    """An `IndexTTS2Engine` set up for fast tests on a tiny dir (not loaded)."""
+    from tts_plugin.engines.indextts2 import IndexTTS2Engine, Sampling
+
+    defaults = {
+        "diffusion_steps": 4,
+        "sampling": Sampling(max_codes=TEST_CODES),
+        "text_normalization": False,
+    }
+    return IndexTTS2Engine(model_dir, **{**defaults, **options})
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/tiny_checkpoints.py OUT_DIR")

@@ -98,10 +98,15 @@ def check_support(
             f"the {engine.name} engine does not support {emotion.mode} emotions; "
             f"supported: {', '.join(sorted(caps.emotion_modes))}"
         )
-    if voice and caps.voices and voice not in caps.voices and not caps.voice_cloning:
-        raise EngineError(
-            f"unknown voice {voice!r} for the {engine.name} engine; voices: {', '.join(caps.voices)}"
-        )
+    if voice and caps.voices and voice not in caps.voices:
+        # A cloning engine's voices change at run time (uploaded clips); it may say which exist.
+        has_voice = getattr(engine, "has_voice", None)
+        if not caps.voice_cloning or (has_voice is not None and not has_voice(voice)):
+            raise EngineError(
+                f"unknown voice {voice!r} for the {engine.name} engine; "
+                f"voices: {', '.join(caps.voices)}"
+                + (" or an uploaded clip" if caps.voice_cloning else "")
+            )
     if language and language not in caps.languages:
         raise EngineError(
             f"the {engine.name} engine does not speak {language!r}; "

@@ -78,9 +78,12 @@ class IndexTTS2Engine:
         clips in `voices_dir` are voices named by file stem. Nothing loads until `load()`."""
         self._model = detect(model_dir)
         if self._model.generation != "2.5":
+            # IndexTTS-2's code (indextts2-inference) imports torchaudio, whose last release (2.11)
+            # requires torch 2.11; the project pins torch 2.13.0.
             raise EngineError(
-                f"{self._model.path} holds IndexTTS-2 checkpoints; this engine streams "
-                "IndexTTS-2.5 (https://huggingface.co/IndexTeam/IndexTTS-2.5)"
+                f"{self._model.path} holds IndexTTS-2 checkpoints, which this engine cannot run "
+                "(their code needs torchaudio, which has no release for torch 2.13); use "
+                "IndexTTS-2.5: https://huggingface.co/IndexTeam/IndexTTS-2.5"
             )
         self._default_voice = Path(voice or self._model.path / "voice.wav").expanduser()
         if not self._default_voice.is_file():
@@ -210,6 +213,14 @@ class IndexTTS2Engine:
             for p in self._voices_dir.iterdir()
             if p.suffix.lower() in _CLIP_SUFFIXES and _VOICE_NAME.match(p.stem)
         )
+
+    def has_voice(self, name: str) -> bool:
+        """Whether `name` is the default voice or a clip in `voices_dir` right now."""
+        try:
+            self._clip(name)
+        except EngineError:
+            return False
+        return True
 
     def _clip(self, name: str | None) -> Path:
         if not name or name == DEFAULT_VOICE:

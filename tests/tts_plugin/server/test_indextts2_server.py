@@ -1,0 +1,44 @@
+"""The TTS server in front of the real IndexTTS2 engine (tiny checkpoints): uploaded clips are voices."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from offline import no_network
+from test_speech_api import post, serving
+from test_voices_api import TOKEN, call, clip
+
+from tts_plugin.server.app import create_app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def port(indextts2_engine):
+    # The engine's voices dir is the server's upload dir: an uploaded clip is a voice at once.
+    app = create_app(indextts2_engine, voices_dir=indextts2_engine._voices_dir, token=TOKEN)
+    with no_network(), serving(app) as port:
+        yield port
+
+
+def test_an_uploaded_clip_is_a_voice_the_engine_speaks_with(port):
+    assert call(port, "PUT", "/v1/voices/grandpa", clip(3.0))[0] == 201
+    try:
+        response = post(
+            port,
+            {"model": "indextts2", "input": "Hello there.", "voice": "grandpa",
+             "response_format": "pcm", "sample_rate": 22050, "emotion": "sad"},
+        )  # fmt: skip
+        assert response.status == 200
+        audio = np.frombuffer(response.read(), dtype=np.int16)
+        assert len(audio) / 22050 > 3.0 and np.abs(audio).max() > 1000
+    finally:
+        assert call(port, "DELETE", "/v1/voices/grandpa")[0] == 204
+
+
+def test_an_unknown_voice_is_a_400_before_any_audio(port):
+    response = post(port, {"model": "indextts2", "input": "Hello.", "voice": "nobody"})
+    assert response.status == 400
+    assert "unknown voice 'nobody'" in json.loads(response.read())["detail"]
