@@ -351,3 +351,15 @@ def test_indextts2_v2_checkpoints_are_recognised_and_refused_with_the_reason(tmp
         (tmp_path / name).write_bytes(b"")
     with pytest.raises(EngineError, match="IndexTTS-2 checkpoints.*torchaudio.*IndexTTS-2.5"):
         tiny_engine(tmp_path)
+
+
+def test_a_long_reference_is_cut_to_the_prompt_length(engine, monkeypatch):
+    # Each chunk's DiT re-runs over the prompt, so a long clip must not make every chunk slow.
+    monkeypatch.setattr(engine, "_prompt_frames", 43)
+    monkeypatch.setattr(engine, "_voices", {})
+    voice = engine._voice(None)
+    assert voice.reference_mel.shape[-1] == 43 and voice.prompt_condition.shape[1] == 43
+    chunks = list(engine.stream(SynthesisRequest("Hi there."), threading.Event()))
+    assert sum(len(c) for c in chunks) / 22050 == pytest.approx(
+        int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05
+    )

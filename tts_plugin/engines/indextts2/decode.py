@@ -9,7 +9,7 @@ cancel flag before every step, so an interruption stops the GPU within one decod
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -40,12 +40,13 @@ def sample_codes(
     language,
     sampling: Sampling,
     cancel: threading.Event,
-    model_lock: AbstractContextManager,
+    model_call: Callable[[], AbstractContextManager],
 ) -> Iterator[int]:
     """Yield semantic codes until the stop code, `max_codes`, or `cancel`.
 
     `gpt` is IndexTTS-2.5's `UnifiedVoice`; `conditioning` its [speaker+emotion] latent (1, 1, d).
-    The model is shared, so each step takes `model_lock`; the KV cache is this call's own.
+    The model is shared, so each step runs inside `model_call()` (the engine's lock, inference
+    mode, autocast); the KV cache is this call's own.
     """
     import torch
     from transformers import (
@@ -65,7 +66,7 @@ def sample_codes(
         ]
     )
     model = gpt.inference_model
-    with torch.inference_mode(), model_lock:
+    with model_call():
         # [conditioning][2 zero latents][text] then the start code, as upstream's generate() sees it.
         latents = torch.cat((conditioning, conditioning.new_zeros(1, 2, conditioning.size(2))), 1)
         ids, prefix, _ = gpt.prepare_gpt_inputs(latents, text_tokens, language)
@@ -82,7 +83,7 @@ def sample_codes(
             return
         yield int(code)
         history = torch.cat([history, code], dim=1)
-        with torch.inference_mode(), model_lock:
+        with model_call():
             model.store_mel_emb(prefix)  # another request may have replaced it between steps
             out = model(
                 input_ids=code,

@@ -11,6 +11,7 @@ state. Voice conditioning (w2v-BERT, CAMPPlus, reference mel) is computed once p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -66,6 +67,7 @@ class IndexTTS2Engine:
         bf16: bool = False,
         diffusion_steps: int = 10,
         cfg_rate: float = 0.7,
+        max_prompt_seconds: float = 6.0,
         schedule: ChunkSchedule | None = None,
         sampling: Sampling | None = None,
         first_segment_tokens: int = 40,
@@ -98,6 +100,9 @@ class IndexTTS2Engine:
         self._bf16 = bf16
         self._diffusion_steps = diffusion_steps
         self._cfg_rate = cfg_rate
+        # Every chunk's DiT runs over the reference prompt again: a long clip would cost more than
+        # the chunk itself, so only its first seconds are the in-context prompt (upstream: 15 s).
+        self._prompt_frames = max(1, int(max_prompt_seconds * SAMPLE_RATE / HOP))
         self._schedule = schedule or ChunkSchedule()
         self._sampling = sampling or Sampling()
         self._first_segment_tokens = first_segment_tokens
@@ -171,9 +176,19 @@ class IndexTTS2Engine:
                 yield self._segment_silence
             codes = sample_codes(
                 self._tts.gpt, conditioning, tokens, self._language_id(language),
-                sampling, cancel, self._model_lock,
+                sampling, cancel, lambda: self._model_call(gpt=True),
             )  # fmt: skip
             yield from self._vocode_as_decoded(codes, voice, 1.0 / request.speed, cancel)
+
+    @contextlib.contextmanager
+    def _model_call(self, *, gpt: bool = False):
+        """Exclusive use of the shared models, without autograd; the GPT in bf16 if asked."""
+        import torch
+
+        device, dtype = torch.device(self._tts.device).type, self._tts.dtype
+        bf16 = torch.amp.autocast(device, enabled=gpt and dtype is not None, dtype=dtype)
+        with self._model_lock, torch.inference_mode(), bf16:
+            yield
 
     # ---- text -------------------------------------------------------------------------------
 
@@ -238,11 +253,12 @@ class IndexTTS2Engine:
         """The conditioning of a voice's clip, cached by path and modification time."""
         path = self._clip(name)
         key = (str(path.resolve()), path.stat().st_mtime_ns)
-        with self._model_lock:
+        with self._model_call():
             if key not in self._voices:
                 logger.debug(f"Conditioning IndexTTS2 voice {path}")
                 features, style, prompt, mel = self._tts._speaker_conditioning(str(path), key)
-                self._voices[key] = Voice(features, style, prompt, mel, key)
+                n = self._prompt_frames
+                self._voices[key] = Voice(features, style, prompt[:, :n], mel[:, :, :n], key)
             return self._voices[key]
 
     def _conditioning(self, voice: Voice, emotion: Emotion):
@@ -253,7 +269,7 @@ class IndexTTS2Engine:
             # The 2.5 code has no emotion-text model: the description maps to a vector (emotion_text).
             emotion = description_as_vector(emotion)
         tts = self._tts
-        with torch.inference_mode(), self._model_lock:
+        with self._model_call(gpt=True):
             if emotion.mode == "reference":
                 clip = str(emotion.reference_audio)
                 key = (
@@ -334,7 +350,7 @@ class IndexTTS2Engine:
             return int(n_codes * FEATURES_PER_CODE * MEL_PER_FEATURE * duration)
 
         left = max(0, start - schedule.context_codes)
-        with torch.inference_mode(), self._model_lock:
+        with self._model_call():
             window = torch.tensor([codes[left:]], device=tts.device)
             features = tts.semantic_codec.decode(window)
             size = frames(len(codes)) - frames(left)
