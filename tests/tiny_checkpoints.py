@@ -253,6 +253,43 @@ def build(model_dir: Path, *, stop_bias: float = -4.0, seed: int = 0) -> Path:
     return model_dir
 
 
+def build_emotion_model(directory: Path) -> Path:
+    """A tiny random Qwen3 with a byte-level tokenizer and a chat template, laid out like
+    IndexTTS-2's `qwen0.6bemo4-merge/` (its answers are gibberish, as a random model's are)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    core = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(sorted(alphabet))}, merges=[]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    tokenizer.save_pretrained(directory)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=1024,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    Qwen3ForCausalLM(config).save_pretrained(directory)
+    return directory
+
+
 def write_reference_clip(path: Path, seconds: float = 1.5, pitch: float = 140.0) -> Path:
     """A voiced-like reference clip (harmonics with a slow vibrato), for conditioning."""
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE

@@ -20,6 +20,9 @@ from tts_plugin.emotion import Emotion
 from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineError, SynthesisRequest
 from tts_plugin.engines.indextts2 import ChunkSchedule
+from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
+from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scores_to_vector
+from tts_plugin.engines.indextts2.model_dir import ModelDir
 
 pytestmark = pytest.mark.slow
 
@@ -363,3 +366,49 @@ def test_a_long_reference_is_cut_to_the_prompt_length(engine, monkeypatch):
     assert sum(len(c) for c in chunks) / 22050 == pytest.approx(
         int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05
     )
+
+
+@pytest.fixture(scope="module")
+def emotion_model_dir(tmp_path_factory):
+    from tiny_checkpoints import build_emotion_model
+
+    return build_emotion_model(tmp_path_factory.mktemp("model") / EMOTION_MODEL_DIR)
+
+
+def test_the_emotion_model_in_the_model_dir_scores_descriptions(
+    engine, monkeypatch, emotion_model_dir
+):
+    monkeypatch.setattr(engine, "_model", ModelDir(emotion_model_dir.parent, "2.5"))
+    model = engine._load_emotion_model()
+    assert isinstance(model, EmotionModel)
+    monkeypatch.setattr(engine, "_emotion_model", model)
+    asked = spy(monkeypatch, model, "vector")
+    mixed = spy(monkeypatch, engine, "_mix_vector")
+    speak_briefly(engine, emotion=Emotion(description="a little gloomy"))
+    assert asked[0][0] == ("a little gloomy",)
+    # A random model names no emotion, so its answer falls back to calm, at upstream's alpha 0.6.
+    calm = Emotion(vector=(0, 0, 0, 0, 0, 0, 0, 1), intensity=0.6)
+    assert mixed[0][0][2] == pytest.approx(calm.model_vector())
+
+
+def test_a_broken_emotion_model_dir_is_a_clear_error(engine, monkeypatch, tmp_path):
+    (tmp_path / EMOTION_MODEL_DIR).mkdir()
+    monkeypatch.setattr(engine, "_model", ModelDir(tmp_path, "2.5"))
+    with pytest.raises(EngineError, match="emotion model .* does not load"):
+        engine._load_emotion_model()
+
+
+@pytest.mark.parametrize(
+    ("answer", "description", "expected"),
+    [
+        ('{"高兴": 0.9, "悲伤": 0.2}', "joy", (0.9, 0, 0.2, 0, 0, 0, 0, 0)),
+        ('<think>\n</think>\n{"愤怒": 1.2, "惊讶": 0.5}', "rage", (0, 1, 0, 0, 0, 0, 0.5, 0)),
+        ('高兴: 0.3, 恐惧": 0.7 and more', "mixed", (0.3, 0, 0, 0.7, 0, 0, 0, 0)),
+        ('{"悲伤": 0.8}', "so gloomy", (0, 0, 0, 0, 0, 0.8, 0, 0)),
+        ('{"高兴": NaN, "反感": -3}', "odd", (0, 0, 0, 0, 0, 0, 0, 1)),
+        ("no idea", "nothing", (0, 0, 0, 0, 0, 0, 0, 1)),
+    ],
+    ids=["json", "think-block", "loose-pairs", "melancholy-swap", "bad-values", "no-emotion"],
+)
+def test_emotion_model_answers_become_vectors(answer, description, expected):
+    assert scores_to_vector(answer, description) == pytest.approx(expected)

@@ -27,6 +27,8 @@ from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest, check_request
 from tts_plugin.engines.indextts2.chunking import ChunkSchedule, Crossfader
 from tts_plugin.engines.indextts2.decode import Sampling, sample_codes
+from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
+from tts_plugin.engines.indextts2.emotion_model import EmotionModel
 from tts_plugin.engines.indextts2.model_dir import detect
 from tts_plugin.text_split import detect_language
 
@@ -38,6 +40,7 @@ FEATURES_PER_CODE = 2
 MEL_PER_FEATURE = 1.72
 _VOICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CLIP_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+DESCRIPTION_INTENSITY = 0.6
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class IndexTTS2Engine:
         self._text_normalization = text_normalization
         self._warm_up = warm_up
         self._tts = None
+        self._emotion_model: EmotionModel | None = None
         self._voices: dict[tuple, Voice] = {}
         self._load_lock = threading.Lock()
         # Serialises every model call: one IndexTTS instance is not safe for concurrent use.
@@ -148,6 +152,7 @@ class IndexTTS2Engine:
                 device=self._device,
                 use_bf16=self._bf16,
             )
+            self._emotion_model = self._load_emotion_model()
         if self._warm_up:
             request = SynthesisRequest(text="Hello.", language="en")
             for _ in self._stream(request, threading.Event(), max_codes=8):
@@ -179,6 +184,17 @@ class IndexTTS2Engine:
                 sampling, cancel, lambda: self._model_call(gpt=True),
             )  # fmt: skip
             yield from self._vocode_as_decoded(codes, voice, 1.0 / request.speed, cancel)
+
+    def _load_emotion_model(self) -> EmotionModel | None:
+        """IndexTTS2's Qwen emotion scorer if the model dir has it (else descriptions use the lexicon)."""
+        directory = self._model.path / EMOTION_MODEL_DIR
+        if not directory.is_dir():
+            return None
+        logger.info(f"Loading the emotion-from-text model {directory}")
+        try:
+            return EmotionModel(directory, self._tts.device)
+        except (OSError, ValueError) as e:
+            raise EngineError(f"the emotion model in {directory} does not load: {e}") from e
 
     @contextlib.contextmanager
     def _model_call(self, *, gpt: bool = False):
@@ -266,8 +282,7 @@ class IndexTTS2Engine:
         import torch
 
         if emotion.mode == "description":
-            # The 2.5 code has no emotion-text model: the description maps to a vector (emotion_text).
-            emotion = description_as_vector(emotion)
+            emotion = self._describe(emotion)
         tts = self._tts
         with self._model_call(gpt=True):
             if emotion.mode == "reference":
@@ -291,6 +306,16 @@ class IndexTTS2Engine:
             if weights is not None and any(weights):
                 base = self._mix_vector(voice, base, weights)
             return tts.gpt.spk_emb_proj(voice.style).unsqueeze(1) + base.unsqueeze(1)
+
+    def _describe(self, emotion: Emotion) -> Emotion:
+        """A description as a vector: scored by the emotion model if present, else the lexicon."""
+        if self._emotion_model is None:
+            return description_as_vector(emotion)
+        with self._model_call():
+            vector = self._emotion_model.vector(emotion.description)
+        # Upstream advises emo_alpha ≈ 0.6 with text-derived emotion; an explicit intensity wins.
+        intensity = DESCRIPTION_INTENSITY if emotion.intensity is None else emotion.intensity
+        return Emotion(vector=vector, intensity=intensity)
 
     def _mix_vector(self, voice: Voice, base, weights: tuple[float, ...]):
         """IndexTTS2's emotion vector: Σ w·prototype + (1 − Σ w)·the speaker's own emotion.
