@@ -412,3 +412,59 @@ def test_a_broken_emotion_model_dir_is_a_clear_error(engine, monkeypatch, tmp_pa
 )
 def test_emotion_model_answers_become_vectors(answer, description, expected):
     assert scores_to_vector(answer, description) == pytest.approx(expected)
+
+
+async def test_an_interruption_in_the_service_stops_decoding_and_the_next_turn_is_whole(
+    engine, monkeypatch
+):
+    from pipecat.frames.frames import (
+        Frame,
+        InterruptionFrame,
+        TTSAudioRawFrame,
+        TTSSpeakFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    from tts_plugin.service import IndexTTS2TTSService
+
+    class Clock(FrameProcessor):
+        interrupted_at = None
+
+        async def process_frame(self, frame: Frame, direction: FrameDirection):
+            await super().process_frame(frame, direction)
+            if isinstance(frame, InterruptionFrame):
+                Clock.interrupted_at = time.monotonic()
+            await self.push_frame(frame, direction)
+
+    calls: list[tuple[float, int]] = []  # (start time, tokens fed): >1 is a new request's prefill
+    model = engine._tts.gpt.inference_model
+    real = model.forward
+
+    def forward(*args, **kwargs):
+        calls.append((time.monotonic(), kwargs["input_ids"].shape[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    down, _ = await run_test(
+        Pipeline([Clock(), IndexTTS2TTSService(engine=engine)]),
+        frames_to_send=[
+            TTSSpeakFrame(LONG),
+            SleepFrame(0.5),
+            InterruptionFrame(),
+            SleepFrame(0.5),
+            TTSSpeakFrame("Next turn."),
+            SleepFrame(4.0),
+        ],
+    )
+    cut = Clock.interrupted_at
+    prefills = [t for t, tokens in calls if tokens > 1]
+    next_turn = next(t for t in prefills if t > cut)
+    # The long sentence was still decoding when the interruption came…
+    assert [t for t, tokens in calls if tokens == 1 and cut - 0.5 < t < cut]
+    # …and between the interruption and the next turn, at most the decode step in flight ran.
+    assert len([t for t, tokens in calls if cut < t < next_turn and tokens == 1]) <= 1
+    after = down[next(i for i, f in enumerate(down) if isinstance(f, InterruptionFrame)) :]
+    seconds = sum(len(f.audio) for f in after if isinstance(f, TTSAudioRawFrame)) / 2 / 22050
+    assert seconds == pytest.approx(int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05)
