@@ -50,6 +50,7 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         device=tts.device,
         bf16=tts.bf16,
         diffusion_steps=tts.diffusion_steps,
+        text_normalization=tts.text_normalization,
     )
 
 

@@ -76,6 +76,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-codes", type=int, default=1500, help="semantic codes per text segment at most"
     )
+    group.add_argument(
+        "--no-text-normalization",
+        action="store_true",
+        help="skip NeMo normalisation (numbers, dates as words; first use builds grammars, ~1 min)",
+    )
 
 
 def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTSEngine:
@@ -97,6 +102,7 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         bf16=args.bf16,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
+        text_normalization=not args.no_text_normalization,
     )
 
 
