@@ -140,9 +140,10 @@ def load_with_status(engine: TTSEngine) -> None:
             file=sys.stderr,
             flush=True,
         )
-    print(f"\r{engine.name} engine loaded in {time.monotonic() - started:.1f}s ", file=sys.stderr)
     if error:
+        print(file=sys.stderr)
         raise error[0]
+    print(f"\r{engine.name} engine loaded in {time.monotonic() - started:.1f}s ", file=sys.stderr)
 
 
 def say(args: argparse.Namespace) -> None:

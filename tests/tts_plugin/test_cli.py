@@ -89,9 +89,15 @@ def test_say_with_the_indextts2_engine(tmp_path, tiny_indextts25):
     [
         ([], "--engine indextts2 needs --model-dir"),
         (["--model-dir", "/nonexistent"], "IndexTTS model dir not found"),
+        (["--device", "cuda"], "device 'cuda' is not available"),
+        (["--device", "gpu0"], "unknown device 'gpu0'"),
     ],
 )
-def test_indextts2_without_a_usable_model_dir_is_a_clear_message(tmp_path, args, message):
+def test_indextts2_without_a_usable_setup_is_a_clear_message(
+    tmp_path, tiny_indextts25, args, message
+):
+    if args[:1] == ["--device"]:
+        args = ["--model-dir", str(tiny_indextts25), *args]
     result = run_cli("say", "Hi", "--out", str(tmp_path / "x.wav"), "--engine", "indextts2", *args)
     stderr = result.stderr.decode()
     assert result.returncode == 2 and message in stderr and "Traceback" not in stderr

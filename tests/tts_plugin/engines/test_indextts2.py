@@ -468,3 +468,11 @@ async def test_an_interruption_in_the_service_stops_decoding_and_the_next_turn_i
     after = down[next(i for i, f in enumerate(down) if isinstance(f, InterruptionFrame)) :]
     seconds = sum(len(f.audio) for f in after if isinstance(f, TTSAudioRawFrame)) / 2 / 22050
     assert seconds == pytest.approx(int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05)
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error_at_load(tiny_indextts25, tmp_path):
+    broken = copy_without(tiny_indextts25, "gpt.pth", tmp_path / "model")
+    (broken / "gpt.pth").write_bytes(b"not a checkpoint")
+    engine = tiny_engine(broken)
+    with pytest.raises(EngineError, match="IndexTTS-2.5 in .* does not load"):
+        engine.load()

@@ -138,6 +138,7 @@ class IndexTTS2Engine:
             if self._tts is not None:
                 return
             os.environ["HF_HUB_OFFLINE"] = "1"  # belt and braces: every file was checked
+            self._check_device()
             try:
                 from indextts25.infer_v2_5 import IndexTTS2
             except ModuleNotFoundError as e:
@@ -146,12 +147,19 @@ class IndexTTS2Engine:
                     '"pipecat-indextts2[indextts2]" and indextts25-inference (see README)'
                 ) from e
             logger.info(f"Loading {self._model.label} from {self._model.path}")
-            self._tts = IndexTTS2(
-                cfg_path=str(self._model.path / "config.yaml"),
-                model_dir=str(self._model.path),
-                device=self._device,
-                use_bf16=self._bf16,
-            )
+            try:
+                self._tts = IndexTTS2(
+                    cfg_path=str(self._model.path / "config.yaml"),
+                    model_dir=str(self._model.path),
+                    device=self._device,
+                    use_bf16=self._bf16,
+                )
+            except (RuntimeError, OSError, ValueError, KeyError, EOFError) as e:
+                # Corrupt or mismatched checkpoints, an unknown device: say which dir, keep it short.
+                raise EngineError(
+                    f"{self._model.label} in {self._model.path} does not load: "
+                    f"{type(e).__name__}: {str(e)[:300]}"
+                ) from e
             self._emotion_model = self._load_emotion_model()
         if self._warm_up:
             request = SynthesisRequest(text="Hello.", language="en")
@@ -184,6 +192,22 @@ class IndexTTS2Engine:
                 sampling, cancel, lambda: self._model_call(gpt=True),
             )  # fmt: skip
             yield from self._vocode_as_decoded(codes, voice, 1.0 / request.speed, cancel)
+
+    def _check_device(self) -> None:
+        """Refuse a device this machine's torch cannot use, before any model is built on it."""
+        import torch
+
+        if self._device is None:
+            return
+        try:
+            device = torch.device(self._device)
+        except RuntimeError as e:
+            raise EngineError(f"unknown device {self._device!r}: {e}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise EngineError(
+                f"device {self._device!r} is not available: this torch has no usable CUDA "
+                "(use device cpu, or a CUDA build of torch 2.13.0)"
+            )
 
     def _load_emotion_model(self) -> EmotionModel | None:
         """IndexTTS2's Qwen emotion scorer if the model dir has it (else descriptions use the lexicon)."""
