@@ -84,6 +84,8 @@ class TTSConfig(_Section):
     device: str | None = None
     bf16: bool = False
     diffusion_steps: int = Field(10, ge=1, le=100)
+    # Semantic codes per text segment at most (IndexTTS2's max_mel_tokens; ~25 per second of speech).
+    max_codes: int = Field(1500, ge=1, le=4000)
     # Numbers, dates… as words (NeMo grammars; built on first use, ~1 min, then cached).
     text_normalization: bool = True
     remote_url: str | None = None

@@ -49,10 +49,14 @@ class AgentProcess:
             self.process.wait()
 
 
-def start_agent(log: Path, *overrides: str, timeout: float = 120.0) -> AgentProcess:
-    """Start the agent with `--set` overrides and return once `/health` says ok."""
+def start_agent(
+    log: Path, *overrides: str, profile: str | None = None, timeout: float = 120.0
+) -> AgentProcess:
+    """Start the agent (a profile, `--set` overrides); return once `/health` says ok."""
     port = free_port()
     args = [sys.executable, "-m", "agent", "--port", str(port), "--log-level", "DEBUG"]
+    if profile:
+        args += ["--profile", profile]
     for item in overrides:
         args += ["--set", item]
     process = subprocess.Popen(args, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)

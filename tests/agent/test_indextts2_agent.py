@@ -1,0 +1,51 @@
+"""`python -m agent --profile indextts2-gpu` end to end, on the tiny IndexTTS-2.5 checkpoints (CPU).
+
+The GPU profile with one flag pointing at checkpoints: the real agent process, a real aiortc client,
+the real IndexTTS2 engine (random weights, so the bot "speaks" noise, which is all the client measures).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agent.process import start_agent
+from agent.webrtc_client import SAMPLE_RATE, VoiceClient
+
+pytestmark = pytest.mark.slow
+CODES = 60  # 2.4 s of audio per segment
+
+
+@pytest.fixture(scope="module")
+def indextts2_agent(tmp_path_factory, tiny_indextts25):
+    agent = start_agent(
+        tmp_path_factory.mktemp("agent-indextts2") / "agent.log",
+        f"tts.model_dir={tiny_indextts25}",
+        "tts.device=cpu",
+        "tts.diffusion_steps=4",
+        f"tts.max_codes={CODES}",
+        "tts.text_normalization=false",
+        profile="indextts2-gpu",
+        timeout=180,
+    )
+    yield agent
+    agent.stop()
+
+
+async def test_the_gpu_profile_speaks_through_the_indextts2_engine(indextts2_agent):
+    client = VoiceClient(indextts2_agent.url)
+    await client.connect()
+    try:
+        ack = await client.request("set-emotion", {"preset": "sad", "intensity": 0.7})
+        assert ack["label"] == "sad@0.7"
+        sent = time.monotonic()
+        assert (await client.request("speak", {"text": "Hello there."}))["queued"] is True
+        start = await client.wait_for_speech(sent)
+        end = await client.wait_for_silence(start, hold=1.0)
+        heard = client.recording.speech_seconds(start, end)
+        expected = int(CODES * 2 * 1.72) * 256 / 22050
+        assert heard > 0.6 * expected, (heard, expected)
+        assert len(client.recording.audio(start, end)) / SAMPLE_RATE < expected + 1.5
+    finally:
+        await client.close()
