@@ -5,7 +5,8 @@ A client sends `{"label": "rtvi-ai", "type": "client-message", "id": ..., "data"
 or an `error-response` naming what was wrong. Whenever a sentence starts in a new emotion (chosen by
 the user or by an LLM tag) the client also gets a server message `{"type": "emotion", ...}`.
 
-- `set-emotion` `{"preset": "sad", "intensity": 0.6}` or `{"vector": [8 floats], "intensity": ...}`,
+- `set-emotion` `{"preset": "sad", "intensity": 0.6}`, `{"vector": [8 floats], "intensity": ...}`,
+  `{"description": "..."}` or `{"reference": "clip-name"}` (a voice clip the engine has, IndexTTS2),
   and/or `{"allow_llm": false}` (whether LLM tags may choose): applies from the next sentence; the
   response carries the active emotion.
 - `speak` `{"text": "...", "emotion": "happy", "intensity": 0.8}`: interrupts the bot and says
@@ -15,6 +16,7 @@ the user or by an LLM tag) the client also gets a server message `{"type": "emot
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -73,7 +75,7 @@ class EmotionControl:
         if allow_llm is not None and not isinstance(allow_llm, bool):
             raise MessageError("allow_llm is true or false")
         if fields:
-            emotion = Emotion.parse(fields)
+            emotion = Emotion.parse(fields, clips=self._clip)
             await self._tts.set_emotion(emotion.with_intensity(None), data.get("intensity"))
         if allow_llm is not None:
             await self._tts.set_inline_emotion(allow_llm)
@@ -87,7 +89,7 @@ class EmotionControl:
             raise MessageError(f"speak text is {len(text)} characters; at most {MAX_TEXT_CHARS}")
         emotion = None
         if data.get("emotion") is not None:
-            emotion = Emotion.parse(data["emotion"])
+            emotion = Emotion.parse(data["emotion"], clips=self._clip)
             if data.get("intensity") is not None:
                 emotion = emotion.with_intensity(data["intensity"])
             check_support(self._tts.engine, emotion, None, None)
@@ -96,6 +98,12 @@ class EmotionControl:
             EmotionalSpeakFrame(text.strip(), append_to_context=False, emotion=emotion)
         )
         return {"queued": True, "characters": len(text.strip())}
+
+    def _clip(self, name: str) -> Path | None:
+        """A reference clip named by the client: one of the engine's voice clips (IndexTTS2), never
+        a path on this machine; engines without clips have none."""
+        lookup = getattr(self._tts.engine, "voice_clip", None)
+        return lookup(name) if lookup else None
 
     async def _get_emotion(self, data: dict[str, Any]) -> dict[str, Any]:
         active = self._tts.effective_emotion()

@@ -9,10 +9,13 @@ the way IndexTTS2's own web UI does (per-emotion bias, then a cap on the sum) be
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
+
+# Resolves a reference clip's name (an uploaded voice) to its file, or None.
+ClipLookup = Callable[[str], Path | None]
 
 EMOTION_DIMENSIONS: tuple[str, ...] = (
     "happy",
@@ -197,11 +200,14 @@ class Emotion:
         return out
 
     @classmethod
-    def parse(cls, value: Any) -> Emotion:
+    def parse(cls, value: Any, *, clips: ClipLookup | None = None) -> Emotion:
         """Read an emotion from an `Emotion`, a preset name, 8 numbers, or a mapping.
 
         A string may carry an intensity after a colon (`"sad:0.5"`). A mapping takes the keys
         `preset`, `vector`, `reference_audio`, `description` (one of them) and `intensity`.
+        Input from the network passes `clips`: a reference clip is then *named* with `reference`
+        (an uploaded voice, resolved by `clips`) and file paths are refused, so a client can
+        neither read the server's files nor probe which exist.
         """
         if isinstance(value, Emotion):
             return value
@@ -212,7 +218,8 @@ class Emotion:
             intensity = _parse_level(level) if level else None
             return cls(preset=name, intensity=intensity)
         if isinstance(value, Mapping):
-            allowed = {"preset", "vector", "reference_audio", "description", "intensity", "mode"}
+            allowed = {"preset", "vector", "description", "intensity", "mode"}
+            allowed |= {"reference"} if clips is not None else {"reference_audio"}
             unknown = set(value) - allowed
             if unknown:
                 raise EmotionError(
@@ -224,6 +231,14 @@ class Emotion:
                 fields["preset"] = fields["preset"].strip().lower()
             if "vector" in fields:
                 fields["vector"] = _as_sequence(fields["vector"])
+            if "reference" in fields:
+                name = fields.pop("reference")
+                path = clips(name) if isinstance(name, str) and clips is not None else None
+                if path is None:
+                    raise EmotionError(
+                        f"unknown reference clip {name!r}: name an uploaded voice clip"
+                    )
+                fields["reference_audio"] = path
             return cls(**fields)
         if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
             return cls(vector=_as_sequence(value))

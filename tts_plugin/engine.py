@@ -82,6 +82,10 @@ class TTSEngine(Protocol):
         """Yield int16 mono chunks; stop early once `cancel` is set."""
         ...
 
+    # Optional, for engines that clone voices from clips: `voice_clip(name) -> Path | None`, the
+    # clip a voice name stands for right now (used to refuse unknown voices before synthesis and to
+    # resolve emotion reference clips named by network clients).
+
 
 def check_request(engine: TTSEngine, request: SynthesisRequest) -> None:
     """Raise `EngineError` if `engine` cannot serve `request` (emotion mode, voice, language)."""
@@ -100,8 +104,8 @@ def check_support(
         )
     if voice and caps.voices and voice not in caps.voices:
         # A cloning engine's voices change at run time (uploaded clips); it may say which exist.
-        has_voice = getattr(engine, "has_voice", None)
-        if not caps.voice_cloning or (has_voice is not None and not has_voice(voice)):
+        voice_clip = getattr(engine, "voice_clip", None)
+        if not caps.voice_cloning or (voice_clip is not None and voice_clip(voice) is None):
             raise EngineError(
                 f"unknown voice {voice!r} for the {engine.name} engine; "
                 f"voices: {', '.join(caps.voices)}"

@@ -142,11 +142,13 @@ async def test_set_emotion_is_acknowledged_and_changes_what_is_heard(running_age
         ("speak", {"text": "   "}, "non-empty text"),
         ("speak", {"text": "x" * 3000}, "at most 2000"),
         ("speak", {"text": "Hi", "emotion": "grumpy"}, "valid presets"),
+        # Clients name reference clips; they never reach the server's files by path.
         (
             "speak",
             {"text": "Hi", "emotion": {"reference_audio": "/etc/hostname"}},
-            "does not support",
+            "['reference_audio']; valid fields",
         ),
+        ("set-emotion", {"reference": "../../etc/hostname"}, "unknown reference clip"),
     ],
 )
 async def test_bad_client_messages_get_error_responses(running_agent, kind, data, message):

@@ -67,9 +67,10 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["X-Sample-Rate", "Retry-After"],
         )
-    app.include_router(speech_router(engine, jobs, executor))
-    app.include_router(webrtc_router(engine, jobs, executor))
     store = VoiceStore(voices_dir or default_voices_dir())
+    # Emotion reference clips are named uploaded voices, never paths on this machine.
+    app.include_router(speech_router(engine, jobs, executor, store.path))
+    app.include_router(webrtc_router(engine, jobs, executor, store.path))
     app.include_router(voices_router(engine, store, token or os.environ.get("TTS_SERVER_TOKEN")))
 
     @app.get("/v1/engine", tags=["engine"])

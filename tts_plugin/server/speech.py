@@ -20,7 +20,7 @@ from fastapi.responses import Response, StreamingResponse
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from tts_plugin.emotion import Emotion, EmotionError
+from tts_plugin.emotion import ClipLookup, Emotion, EmotionError
 from tts_plugin.engine import (
     MAX_TEXT_CHARS,
     EngineError,
@@ -101,10 +101,12 @@ def busy(error: QueueFull) -> HTTPException:
     )
 
 
-def to_synthesis_request(engine: TTSEngine, body: SpeechRequest) -> SynthesisRequest:
+def to_synthesis_request(
+    engine: TTSEngine, body: SpeechRequest, clips: ClipLookup
+) -> SynthesisRequest:
     """Validate a speech request against the engine; `EmotionError`/`EngineError` on bad input."""
     voice = None if body.voice in OPENAI_VOICES else body.voice
-    emotion = Emotion.parse(body.emotion)
+    emotion = Emotion.parse(body.emotion, clips=clips)
     if body.emotion_intensity is not None:
         emotion = emotion.with_intensity(body.emotion_intensity)
     request = SynthesisRequest(
@@ -114,10 +116,12 @@ def to_synthesis_request(engine: TTSEngine, body: SpeechRequest) -> SynthesisReq
     return request
 
 
-def admit(engine: TTSEngine, jobs: JobQueue, body: SpeechRequest) -> SynthesisRequest:
+def admit(
+    engine: TTSEngine, jobs: JobQueue, body: SpeechRequest, clips: ClipLookup
+) -> SynthesisRequest:
     """The engine request for `body`, or the HTTP error to answer instead (400, or 429 when full)."""
     try:
-        request = to_synthesis_request(engine, body)
+        request = to_synthesis_request(engine, body, clips)
     except (EmotionError, EngineError) as e:
         raise HTTPException(400, detail=str(e)) from None
     if jobs.full:
@@ -125,7 +129,9 @@ def admit(engine: TTSEngine, jobs: JobQueue, body: SpeechRequest) -> SynthesisRe
     return request
 
 
-def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor) -> APIRouter:
+def speech_router(
+    engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor, clips: ClipLookup
+) -> APIRouter:
     router = APIRouter(tags=["speech"])
 
     async def pcm_chunks(request: SynthesisRequest) -> AsyncIterator[bytes]:
@@ -145,7 +151,7 @@ def speech_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
     )
     async def create_speech(body: SpeechRequest, http_request: Request) -> Response:
         """Synthesise `input`; audio streams as it is produced."""
-        request = admit(engine, jobs, body)
+        request = admit(engine, jobs, body, clips)
         media = "audio/wav" if body.response_format == "wav" else "audio/pcm"
         rate = body.sample_rate or engine.sample_rate
         header = wav_header(rate) if body.response_format == "wav" else b""

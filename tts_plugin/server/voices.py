@@ -75,6 +75,9 @@ class VoiceStore:
         directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str) -> Path | None:
+        """The clip of the uploaded voice `name`; None if there is none or `name` is not a slug."""
+        if not re.fullmatch(VOICE_NAME, name):
+            return None
         return next(
             (p for ext in _EXTENSIONS if (p := self.directory / f"{name}.{ext}").is_file()), None
         )

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from tts_plugin.emotion import ClipLookup
 from tts_plugin.engine import SynthesisRequest, TTSEngine
 from tts_plugin.server.jobs import JobQueue, QueueFull
 from tts_plugin.server.speech import ErrorBody, SpeechRequest, admit
@@ -64,7 +65,9 @@ class SpeechTrack(PcmTrack):
             self.played.set()
 
 
-def webrtc_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor) -> APIRouter:
+def webrtc_router(
+    engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecutor, clips: ClipLookup
+) -> APIRouter:
     router = APIRouter(tags=["speech"])
     sessions: set[asyncio.Task] = set()
 
@@ -93,7 +96,7 @@ def webrtc_router(engine: TTSEngine, jobs: JobQueue, executor: ThreadPoolExecuto
     )
     async def speak_over_webrtc(body: WebRTCSpeechRequest) -> WebRTCAnswer:
         """Answer the offer; its audio track speaks `input` as it is synthesised."""
-        request = admit(engine, jobs, body)
+        request = admit(engine, jobs, body, clips)
         if not body.sdp.lstrip().startswith("v=0"):
             raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0)")
         pc = RTCPeerConnection()

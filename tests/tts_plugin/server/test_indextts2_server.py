@@ -34,6 +34,13 @@ def test_an_uploaded_clip_is_a_voice_the_engine_speaks_with(port):
         assert response.status == 200
         audio = np.frombuffer(response.read(), dtype=np.int16)
         assert len(audio) / 22050 > 3.0 and np.abs(audio).max() > 1000
+        # The same upload is an emotion reference too, named the same way.
+        response = post(
+            port,
+            {"model": "indextts2", "input": "Hello.", "response_format": "pcm",
+             "emotion": {"reference": "grandpa", "intensity": 0.5}},
+        )  # fmt: skip
+        assert response.status == 200 and len(response.read()) > 22050
     finally:
         assert call(port, "DELETE", "/v1/voices/grandpa")[0] == 204
 

@@ -105,6 +105,9 @@ def test_openai_client_gets_audio(embedded_engine):
         ({"input": "Hi", "emotion": [1, 2]}, 400, "has 8 values"),
         ({"input": "Hi", "voice": "carol"}, 400, "unknown voice"),
         ({"input": "Hi", "language": "fr"}, 400, "does not speak"),
+        # Reference clips are named uploads: a path on the server is refused, not probed.
+        ({"input": "Hi", "emotion": {"reference_audio": "/etc/hostname"}}, 400, "unknown emotion"),
+        ({"input": "Hi", "emotion": {"reference": "../../etc/hostname"}}, 400, "unknown reference"),
     ],
 )
 def test_bad_requests_are_clear_json_errors(body, status, text):

@@ -269,13 +269,12 @@ class IndexTTS2Engine:
             if p.suffix.lower() in _CLIP_SUFFIXES and _VOICE_NAME.match(p.stem)
         )
 
-    def has_voice(self, name: str) -> bool:
-        """Whether `name` is the default voice or a clip in `voices_dir` right now."""
+    def voice_clip(self, name: str) -> Path | None:
+        """The clip of voice `name` (the default voice or a clip in `voices_dir`), or None."""
         try:
-            self._clip(name)
+            return self._clip(name)
         except EngineError:
-            return False
-        return True
+            return None
 
     def _clip(self, name: str | None) -> Path:
         if not name or name == DEFAULT_VOICE:
