@@ -86,6 +86,8 @@ class TTSConfig(_Section):
     diffusion_steps: int = Field(10, ge=1, le=100)
     # Semantic codes per text segment at most (IndexTTS2's max_mel_tokens; ~25 per second of speech).
     max_codes: int = Field(1500, ge=1, le=4000)
+    # Codes decoded before the first audio chunk: fewer is sooner, more gives the DiT more to work with.
+    first_chunk_codes: int = Field(12, ge=1, le=100)
     # Numbers, dates… as words (NeMo grammars; built on first use, ~1 min, then cached).
     text_normalization: bool = True
     remote_url: str | None = None

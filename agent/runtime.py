@@ -36,7 +36,7 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         if not config.tts.remote_url:
             raise ConfigError("tts.engine=remote needs tts.remote_url (e.g. http://gpu-box:8000)")
         return RemoteEngine(config.tts.remote_url)
-    from tts_plugin.engines.indextts2 import IndexTTS2Engine, Sampling
+    from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
 
     tts = config.tts
     if tts.model_dir is None:
@@ -51,6 +51,7 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         bf16=tts.bf16,
         diffusion_steps=tts.diffusion_steps,
         sampling=Sampling(max_codes=tts.max_codes),
+        schedule=ChunkSchedule(first=tts.first_chunk_codes),
         text_normalization=tts.text_normalization,
     )
 

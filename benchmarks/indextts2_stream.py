@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_plugin.engine import SynthesisRequest
-from tts_plugin.engines.indextts2 import IndexTTS2Engine, Sampling
+from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
 
 TEXTS = [
     ("short", "Sure, I can help with that."),
@@ -74,12 +74,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--diffusion-steps", type=int, default=10)
     parser.add_argument("--max-codes", type=int, default=1500)
+    parser.add_argument("--first-chunk-codes", type=int, default=12)
     args = parser.parse_args()
     engine = IndexTTS2Engine(
         args.model_dir,
         device=args.device,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
+        schedule=ChunkSchedule(first=args.first_chunk_codes),
         text_normalization=False,
     )
     started = time.perf_counter()

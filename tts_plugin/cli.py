@@ -77,6 +77,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-codes", type=int, default=1500, help="semantic codes per text segment at most"
     )
     group.add_argument(
+        "--first-chunk-codes", type=int, default=12, help="codes before the first audio (25/s)"
+    )
+    group.add_argument(
         "--no-text-normalization",
         action="store_true",
         help="skip NeMo normalisation (numbers, dates as words; first use builds grammars, ~1 min)",
@@ -92,7 +95,7 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         raise EngineError(
             "--engine indextts2 needs --model-dir DIR (local IndexTTS-2.5 checkpoints)"
         )
-    from tts_plugin.engines.indextts2 import IndexTTS2Engine, Sampling
+    from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
 
     return IndexTTS2Engine(
         args.model_dir,
@@ -102,6 +105,7 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         bf16=args.bf16,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
+        schedule=ChunkSchedule(first=args.first_chunk_codes),
         text_normalization=not args.no_text_normalization,
     )
 
