@@ -51,7 +51,6 @@ class Voice:
     style: object  # CAMPPlus style (1, 192)
     prompt_condition: object  # length-regulated features of the reference (1, T_mel, C)
     reference_mel: object  # (1, 80, T_mel)
-    key: tuple
 
 
 class IndexTTS2Engine:
@@ -291,13 +290,13 @@ class IndexTTS2Engine:
     def _voice(self, name: str | None) -> Voice:
         """The conditioning of a voice's clip, cached by path and modification time."""
         path = self._clip(name)
-        key = (str(path.resolve()), path.stat().st_mtime_ns)
+        key = _clip_key(path)
         with self._model_call():
             if key not in self._voices:
                 logger.debug(f"Conditioning IndexTTS2 voice {path}")
                 features, style, prompt, mel = self._tts._speaker_conditioning(str(path), key)
                 n = self._prompt_frames
-                self._voices[key] = Voice(features, style, prompt[:, :n], mel[:, :, :n], key)
+                self._voices[key] = Voice(features, style, prompt[:, :n], mel[:, :, :n])
             return self._voices[key]
 
     def _conditioning(self, voice: Voice, emotion: Emotion):
@@ -310,11 +309,9 @@ class IndexTTS2Engine:
         with self._model_call(gpt=True):
             if emotion.mode == "reference":
                 clip = str(emotion.reference_audio)
-                key = (
-                    str(emotion.reference_audio.resolve()),
-                    emotion.reference_audio.stat().st_mtime_ns,
+                emotion_features = tts._emotion_conditioning(
+                    clip, _clip_key(emotion.reference_audio)
                 )
-                emotion_features = tts._emotion_conditioning(clip, key)
                 alpha = 1.0 if emotion.intensity is None else emotion.intensity
             else:
                 emotion_features, alpha = voice.speaker_features, 1.0
@@ -427,6 +424,11 @@ class IndexTTS2Engine:
             wav = tts.bigvgan(mel[:, :, first - context_frames :].float()).reshape(-1)
             skip = max(0, context_frames * HOP - overlap)
             return wav[skip:].float().cpu().numpy(), mel
+
+
+def _clip_key(path: Path) -> tuple[str, int]:
+    """A clip's cache key: replacing the file (new mtime) invalidates its conditioning."""
+    return str(path.resolve()), path.stat().st_mtime_ns
 
 
 def _int16(audio: np.ndarray) -> np.ndarray:

@@ -15,32 +15,27 @@ from tts_plugin.engine import EngineError
 Generation = Literal["2", "2.5"]
 
 _HF = "https://huggingface.co/"
-# (path inside the model dir, where a user gets it)
-_FILES_25: tuple[tuple[str, str], ...] = (
-    ("config.yaml", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("gpt.pth", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("s2mel.pth", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("codec.pth", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("multilingual_zh_ja_yue_char_del.tiktoken", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("wav2vec2bert_stats.pt", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("feat1.pt", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("feat2.pt", _HF + "IndexTeam/IndexTTS-2.5"),
-    ("hf_cache/w2v-bert-2.0/config.json", _HF + "facebook/w2v-bert-2.0"),
-    ("hf_cache/w2v-bert-2.0/preprocessor_config.json", _HF + "facebook/w2v-bert-2.0"),
-    ("hf_cache/w2v-bert-2.0/model.safetensors", _HF + "facebook/w2v-bert-2.0"),
-    ("hf_cache/campplus_cn_common.bin", _HF + "funasr/campplus"),
-    ("hf_cache/bigvgan/config.json", _HF + "nvidia/bigvgan_v2_22khz_80band_256x"),
-    ("hf_cache/bigvgan/bigvgan_generator.pt", _HF + "nvidia/bigvgan_v2_22khz_80band_256x"),
-)
-_FILES_2: tuple[tuple[str, str], ...] = (
-    ("config.yaml", _HF + "IndexTeam/IndexTTS-2"),
-    ("gpt.pth", _HF + "IndexTeam/IndexTTS-2"),
-    ("s2mel.pth", _HF + "IndexTeam/IndexTTS-2"),
-    ("bpe.model", _HF + "IndexTeam/IndexTTS-2"),
-    ("wav2vec2bert_stats.pt", _HF + "IndexTeam/IndexTTS-2"),
-    ("feat1.pt", _HF + "IndexTeam/IndexTTS-2"),
-    ("feat2.pt", _HF + "IndexTeam/IndexTTS-2"),
-)
+_SHARED = ("config.yaml", "gpt.pth", "s2mel.pth", "wav2vec2bert_stats.pt", "feat1.pt", "feat2.pt")
+# Hugging Face repo → the files it provides, at their paths inside the model dir.
+_FILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "2.5": {
+        "IndexTeam/IndexTTS-2.5": (
+            *_SHARED,
+            "codec.pth",
+            "multilingual_zh_ja_yue_char_del.tiktoken",
+        ),
+        "facebook/w2v-bert-2.0": tuple(
+            f"hf_cache/w2v-bert-2.0/{name}"
+            for name in ("config.json", "preprocessor_config.json", "model.safetensors")
+        ),
+        "funasr/campplus": ("hf_cache/campplus_cn_common.bin",),
+        "nvidia/bigvgan_v2_22khz_80band_256x": (
+            "hf_cache/bigvgan/config.json",
+            "hf_cache/bigvgan/bigvgan_generator.pt",
+        ),
+    },
+    "2": {"IndexTeam/IndexTTS-2": (*_SHARED, "bpe.model")},
+}
 
 
 @dataclass(frozen=True)
@@ -62,18 +57,19 @@ def detect(path: Path | str) -> ModelDir:
     if not root.is_dir():
         raise EngineError(f"IndexTTS model dir not found: {root}")
     if (root / "codec.pth").is_file() or any(root.glob("*.tiktoken")):
-        generation, needed = "2.5", _FILES_25
+        generation = "2.5"
     elif (root / "bpe.model").is_file():
-        generation, needed = "2", _FILES_2
+        generation = "2"
     else:
         raise EngineError(
             f"{root} is not an IndexTTS model dir: expected codec.pth (IndexTTS-2.5) or bpe.model "
             f"(IndexTTS-2); download {_HF}IndexTeam/IndexTTS-2.5 or {_HF}IndexTeam/IndexTTS-2"
         )
-    for relative, source in needed:
-        if not (root / relative).is_file():
-            raise EngineError(
-                f"IndexTTS-{generation} model file missing: {root / relative} "
-                f"(get it from {source}; nothing is downloaded at run time)"
-            )
+    for repo, files in _FILES[generation].items():
+        for relative in files:
+            if not (root / relative).is_file():
+                raise EngineError(
+                    f"IndexTTS-{generation} model file missing: {root / relative} "
+                    f"(get it from {_HF}{repo}; nothing is downloaded at run time)"
+                )
     return ModelDir(root, generation)
