@@ -77,17 +77,18 @@ class TTSConfig(_Section):
     # Let the LLM choose emotions with [tag]s at sentence starts.
     inline_emotion: bool = True
     voice: str | None = None
-    # indextts2: local IndexTTS-2.5 checkpoints, the default voice clip, more clips by name.
+    # indextts2: local IndexTTS-2 or 2.5 checkpoints, the default voice clip, more clips by name.
     model_dir: Path | None = None
     reference_voice: Path | None = None
     voices_dir: Path | None = None
     device: str | None = None
-    bf16: bool = False
+    bf16: bool = False  # IndexTTS-2.5's GPT in bf16 on a GPU
+    fp16: bool = False  # IndexTTS-2's GPT in fp16 on a GPU
     diffusion_steps: int = Field(10, ge=1, le=100)
-    # Semantic codes per text segment at most (IndexTTS2's max_mel_tokens; ~25 per second of speech).
+    # Semantic codes per text segment at most (max_mel_tokens; 25 per second of speech on 2.5, 50 on 2).
     max_codes: int = Field(1500, ge=1, le=4000)
-    # Codes decoded before the first audio chunk: fewer is sooner, more gives the DiT more to work with.
-    first_chunk_codes: int = Field(12, ge=1, le=100)
+    # Audio decoded before the first chunk is vocoded: less is sooner, more gives the DiT more context.
+    first_chunk_seconds: float = Field(0.48, gt=0, le=4.0)
     # Numbers, dates… as words (NeMo grammars; built on first use, ~1 min, then cached).
     text_normalization: bool = True
     remote_url: str | None = None

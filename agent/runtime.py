@@ -41,7 +41,7 @@ def create_engine(config: AgentConfig) -> TTSEngine:
     tts = config.tts
     if tts.model_dir is None:
         raise ConfigError(
-            "tts.engine=indextts2 needs tts.model_dir (your IndexTTS-2.5 checkpoints)"
+            "tts.engine=indextts2 needs tts.model_dir (your IndexTTS-2 or 2.5 checkpoints)"
         )
     return IndexTTS2Engine(
         tts.model_dir,
@@ -49,9 +49,10 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         voices_dir=tts.voices_dir,
         device=tts.device,
         bf16=tts.bf16,
+        fp16=tts.fp16,
         diffusion_steps=tts.diffusion_steps,
         sampling=Sampling(max_codes=tts.max_codes),
-        schedule=ChunkSchedule(first=tts.first_chunk_codes),
+        schedule=ChunkSchedule(first_seconds=tts.first_chunk_seconds),
         text_normalization=tts.text_normalization,
     )
 

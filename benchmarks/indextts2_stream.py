@@ -74,14 +74,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--diffusion-steps", type=int, default=10)
     parser.add_argument("--max-codes", type=int, default=1500)
-    parser.add_argument("--first-chunk-codes", type=int, default=12)
+    parser.add_argument("--first-chunk-seconds", type=float, default=0.48)
     args = parser.parse_args()
     engine = IndexTTS2Engine(
         args.model_dir,
         device=args.device,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
-        schedule=ChunkSchedule(first=args.first_chunk_codes),
+        schedule=ChunkSchedule(first_seconds=args.first_chunk_seconds),
         text_normalization=False,
     )
     started = time.perf_counter()

@@ -54,15 +54,32 @@ def tiny_indextts25(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def indextts2_engine(tiny_indextts25):
-    """The real IndexTTS2 engine on the tiny dir, loaded once; `narrator` is an extra voice."""
+def tiny_indextts2(tmp_path_factory) -> Path:
+    """A tiny random-weight IndexTTS-2 model dir (tests/tiny_checkpoints_v2.py), built offline."""
+    from tiny_checkpoints_v2 import build
+
+    with no_network():
+        return build(tmp_path_factory.mktemp("indextts2"))
+
+
+@pytest.fixture(scope="session", params=["2.5", "2"], ids=["IndexTTS-2.5", "IndexTTS-2"])
+def tiny_model_dir(request) -> Path:
+    """Each generation's tiny model dir in turn."""
+    return request.getfixturevalue(
+        "tiny_indextts25" if request.param == "2.5" else "tiny_indextts2"
+    )
+
+
+@pytest.fixture(scope="session")
+def indextts2_engine(tiny_model_dir):
+    """The real IndexTTS2 engine on a tiny dir, loaded once; `narrator` is an extra voice."""
     from tiny_checkpoints import tiny_engine, write_reference_clip
 
-    voices = tiny_indextts25 / "voices"
+    voices = tiny_model_dir / "voices"
     voices.mkdir(exist_ok=True)
     write_reference_clip(voices / "narrator.wav", pitch=110.0)
     with no_network():
-        engine = tiny_engine(tiny_indextts25, voices_dir=voices)
+        engine = tiny_engine(tiny_model_dir, voices_dir=voices)
         engine.load()
     return engine
 

@@ -69,7 +69,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--voices-dir", type=Path, help="more voice clips, named by file stem")
     group.add_argument("--device", help="cuda, cuda:1, cpu… (default: the first GPU, else CPU)")
-    group.add_argument("--bf16", action="store_true", help="run the GPT in bfloat16 (GPU)")
+    group.add_argument("--bf16", action="store_true", help="IndexTTS-2.5's GPT in bfloat16 (GPU)")
+    group.add_argument("--fp16", action="store_true", help="IndexTTS-2's GPT in float16 (GPU)")
     group.add_argument(
         "--diffusion-steps", type=int, default=10, help="flow-matching steps per chunk (1-100)"
     )
@@ -77,7 +78,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-codes", type=int, default=1500, help="semantic codes per text segment at most"
     )
     group.add_argument(
-        "--first-chunk-codes", type=int, default=12, help="codes before the first audio (25/s)"
+        "--first-chunk-seconds",
+        type=float,
+        default=0.48,
+        help="audio decoded before the first chunk",
     )
     group.add_argument(
         "--no-text-normalization",
@@ -103,9 +107,10 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         voices_dir=args.voices_dir or voices_dir,
         device=args.device,
         bf16=args.bf16,
+        fp16=args.fp16,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
-        schedule=ChunkSchedule(first=args.first_chunk_codes),
+        schedule=ChunkSchedule(first_seconds=args.first_chunk_seconds),
         text_normalization=not args.no_text_normalization,
     )
 

@@ -12,12 +12,16 @@ from agent.runtime import create_engine
 from tts_plugin.engine import EngineError
 
 
-def test_the_gpu_profile_builds_the_indextts2_engine(tiny_indextts25):
+@pytest.mark.parametrize("generation", ["2.5", "2"])
+def test_the_gpu_profile_builds_the_indextts2_engine(request, generation):
+    model_dir = request.getfixturevalue(
+        "tiny_indextts25" if generation == "2.5" else "tiny_indextts2"
+    )
     config = load_config(
-        "indextts2-gpu", [f"tts.model_dir={tiny_indextts25}", "tts.device=cpu"], environ={}
+        "indextts2-gpu", [f"tts.model_dir={model_dir}", "tts.device=cpu"], environ={}
     )
     engine = create_engine(config)
-    assert engine.name == "indextts2" and engine.generation == "IndexTTS-2.5"
+    assert engine.name == "indextts2" and engine.generation == f"IndexTTS-{generation}"
     assert engine.capabilities.voice_cloning
 
 

@@ -1,7 +1,8 @@
-"""The real IndexTTS2 engine on tiny random-weight IndexTTS-2.5 checkpoints, with no network.
+"""The real IndexTTS2 engine on tiny random-weight IndexTTS-2 and IndexTTS-2.5 checkpoints, offline.
 
 The weights are random, so the audio is noise: these tests prove streaming, joins, emotion
-plumbing, cancellation, serialisation and errors on the real model code, not voice quality.
+plumbing, cancellation, serialisation and errors on the real model code, not voice quality. Tests
+taking `engine` run once per generation.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,6 @@ from tts_plugin.engine import EngineError, SynthesisRequest
 from tts_plugin.engines.indextts2 import ChunkSchedule
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scores_to_vector
-from tts_plugin.engines.indextts2.model_dir import ModelDir
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +45,28 @@ def offline():
         yield
 
 
+def segment_seconds(engine, codes: int = CODES) -> float:
+    """The audio a segment of `codes` codes becomes (2.5: 25 codes/s, 2: 50)."""
+    return int(codes * engine._models.mel_frames_per_code) * 256 / 22050
+
+
+def gpt_calls(monkeypatch, engine) -> list[tuple[float, int]]:
+    """(start time, positions fed) of every GPT forward: more than one is a request's prefill."""
+    calls: list[tuple[float, int]] = []
+    if engine.generation == "IndexTTS-2.5":
+        model, key = engine._models._tts.gpt.inference_model, "input_ids"
+    else:
+        model, key = engine._models.gpt.gpt, "inputs_embeds"
+    real = model.forward
+
+    def forward(*args, **kwargs):
+        calls.append((time.monotonic(), kwargs[key].shape[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    return calls
+
+
 def timed_chunks(engine, request, cancel=None) -> list[tuple[float, np.ndarray]]:
     started = time.monotonic()
     return [
@@ -52,8 +75,10 @@ def timed_chunks(engine, request, cancel=None) -> list[tuple[float, np.ndarray]]
     ]
 
 
-def test_detects_the_generation_and_declares_its_format(engine):
-    assert engine.generation == "IndexTTS-2.5"
+def test_detects_the_generation_and_declares_its_format(engine, tiny_model_dir):
+    assert engine.generation == (
+        "IndexTTS-2" if (tiny_model_dir / "bpe.model").exists() else "IndexTTS-2.5"
+    )
     assert engine.sample_rate == 22050
     assert engine.capabilities.emotion_modes == {"preset", "vector", "reference", "description"}
 
@@ -63,16 +88,15 @@ def test_a_long_sentence_streams_in_chunks_the_first_well_before_the_last(engine
     assert len(chunks) >= 4
     first, last = chunks[0][0], chunks[-1][0]
     assert first < 0.3 * last, [round(t, 2) for t, _ in chunks]
-    # The first chunk is small (12 codes ≈ 0.5 s of audio), later ones grow.
+    # The first chunk is small (≈ 0.5 s of audio whatever the code rate), later ones grow.
     sizes = [len(c) for _, c in chunks]
     assert sizes[0] / engine.sample_rate < 0.6
     assert max(sizes) > 2 * sizes[0]
     # Segments as upstream splits them (the first one short), each up to max_codes long.
     segments = engine._segments(LONG, "en")
     assert len(segments) == 2 and segments[0].shape[1] <= 40 + 3
-    per_segment = int(CODES * 2 * 1.72) * 256 / 22050
     total = sum(sizes) / engine.sample_rate
-    assert total == pytest.approx(2 * per_segment + 0.12, rel=0.02)
+    assert total == pytest.approx(2 * segment_seconds(engine) + 0.12, rel=0.02)
 
 
 def join_steps(chunks: list[np.ndarray]) -> tuple[np.ndarray, float]:
@@ -98,7 +122,7 @@ def test_audio_is_finite_sane_and_chunk_joins_are_smooth(engine, monkeypatch):
     monkeypatch.setattr(
         engine,
         "_schedule",
-        ChunkSchedule(context_codes=0, vocoder_context_frames=0, crossfade_samples=0),
+        ChunkSchedule(context_seconds=0, vocoder_context_frames=0, crossfade_samples=0),
     )
     hard, elsewhere = join_steps([c for _, c in timed_chunks(engine, SynthesisRequest("Hello."))])
     assert np.median(hard) > elsewhere
@@ -166,39 +190,25 @@ def test_a_description_becomes_the_lexicon_vector(engine, monkeypatch):
 
 def test_a_reference_clip_conditions_the_emotion_with_its_alpha(engine, monkeypatch, tmp_path):
     clip = write_reference_clip(tmp_path / "angry.wav", pitch=260.0)
-    conditioned = spy(monkeypatch, engine._tts, "_emotion_conditioning")
-    merged = spy(monkeypatch, engine._tts.gpt, "merge_emovec")
+    conditioned = spy(monkeypatch, engine._models, "emotion_features")
+    merged = spy(monkeypatch, engine._models, "emotion_vector")
     speak_briefly(engine, emotion=Emotion(reference_audio=clip, intensity=0.6))
-    assert conditioned[0][0][0] == str(clip)
-    assert merged[0][1]["alpha"] == 0.6
+    assert conditioned[0][0][0] == clip
+    assert merged[0][0][2] == 0.6
 
 
 def test_emotions_change_the_conditioning_the_gpt_receives(engine):
     voice = engine._voice(None)
-    neutral = engine._conditioning(voice, Emotion(preset="neutral"))
-    sad = engine._conditioning(voice, Emotion(preset="sad"))
-    half_sad = engine._conditioning(voice, Emotion(preset="sad", intensity=0.5))
+    neutral = engine._emotion(voice, Emotion(preset="neutral"))
+    sad = engine._emotion(voice, Emotion(preset="sad"))
+    half_sad = engine._emotion(voice, Emotion(preset="sad", intensity=0.5))
     assert not np.allclose(neutral.numpy(), sad.numpy())
     # Intensity scales the mix linearly: half-way between neutral and full.
     assert np.allclose(half_sad.numpy(), (neutral.numpy() + sad.numpy()) / 2, atol=1e-5)
 
 
-def count_forward_calls(monkeypatch, engine) -> list[float]:
-    """Times at which a GPT decode step started."""
-    started: list[float] = []
-    model = engine._tts.gpt.inference_model
-    real = model.forward
-
-    def forward(*args, **kwargs):
-        started.append(time.monotonic())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model, "forward", forward)
-    return started
-
-
 def test_cancel_stops_decoding_within_one_step(engine, monkeypatch):
-    steps = count_forward_calls(monkeypatch, engine)
+    calls = gpt_calls(monkeypatch, engine)
     cancel = threading.Event()
     chunks = []
     cancelled_at: list[float] = []
@@ -216,19 +226,21 @@ def test_cancel_stops_decoding_within_one_step(engine, monkeypatch):
     cancel.set()
     worker.join(timeout=10)
     assert not worker.is_alive()
-    after = [t for t in steps if t > cancelled_at[0]]
+    after = [t for t, _ in calls if t > cancelled_at[0]]
     assert len(after) <= 1, len(after)
-    assert len(steps) < CODES / 2  # far from the whole sentence
+    assert len(calls) < CODES / 2  # far from the whole sentence
 
 
 def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatch):
     inside = [0]
     overlaps = []
     lock_free = threading.Lock()
+    models = engine._models
+    gpt = models._tts.gpt.inference_model if engine.generation == "IndexTTS-2.5" else models.gpt.gpt
     for owner, name in [
-        (engine._tts.gpt.inference_model, "forward"),
-        (engine._tts.s2mel.models["cfm"], "inference"),
-        (engine._tts.bigvgan, "forward"),
+        (gpt, "forward"),
+        (models.s2mel.models["cfm"], "inference"),
+        (models.bigvgan, "forward"),
     ]:
         real = getattr(owner, name)
 
@@ -264,13 +276,13 @@ def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatc
     assert results["b"][0][0] < results["a"][-1][0]
 
 
-def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch, tiny_indextts25):
-    voices = tiny_indextts25 / "voices"
-    conditioned = spy(monkeypatch, engine._tts, "_speaker_conditioning")
+def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch):
+    voices = engine._voices_dir
+    conditioned = spy(monkeypatch, engine._models, "voice")
     speak_briefly(engine, voice="narrator")
     speak_briefly(engine, voice="narrator")
     assert len(conditioned) == 1
-    assert conditioned[0][0][0] == str(voices / "narrator.wav")
+    assert conditioned[0][0][0] == voices / "narrator.wav"
     with pytest.raises(EngineError, match="unknown voice 'nobody'"):
         speak_briefly(engine, voice="nobody")
     with pytest.raises(EngineError, match="unknown voice"):
@@ -279,7 +291,7 @@ def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch, tiny_
 
 def test_a_bad_chunk_schedule_is_refused():
     with pytest.raises(EngineError, match="first"):
-        ChunkSchedule(first=0)
+        ChunkSchedule(first_seconds=0)
     with pytest.raises(EngineError, match="crossfade"):
         ChunkSchedule(vocoder_context_frames=2, crossfade_samples=1024)
 
@@ -345,15 +357,7 @@ async def test_the_pipecat_service_speaks_through_the_engine(engine):
     audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
     assert len(audio) >= 3 and {f.sample_rate for f in audio} == {22050}
     seconds = sum(len(f.audio) for f in audio) / 2 / 22050
-    assert seconds == pytest.approx(int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05)
-
-
-def test_indextts2_v2_checkpoints_are_recognised_and_refused_with_the_reason(tmp_path):
-    for name in ("config.yaml", "gpt.pth", "s2mel.pth", "bpe.model", "wav2vec2bert_stats.pt",
-                 "feat1.pt", "feat2.pt"):  # fmt: skip
-        (tmp_path / name).write_bytes(b"")
-    with pytest.raises(EngineError, match="IndexTTS-2 checkpoints.*torchaudio.*IndexTTS-2.5"):
-        tiny_engine(tmp_path)
+    assert seconds == pytest.approx(segment_seconds(engine), rel=0.05)
 
 
 def test_a_long_reference_is_cut_to_the_prompt_length(engine, monkeypatch):
@@ -363,9 +367,7 @@ def test_a_long_reference_is_cut_to_the_prompt_length(engine, monkeypatch):
     voice = engine._voice(None)
     assert voice.reference_mel.shape[-1] == 43 and voice.prompt_condition.shape[1] == 43
     chunks = list(engine.stream(SynthesisRequest("Hi there."), threading.Event()))
-    assert sum(len(c) for c in chunks) / 22050 == pytest.approx(
-        int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05
-    )
+    assert sum(len(c) for c in chunks) / 22050 == pytest.approx(segment_seconds(engine), rel=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +380,7 @@ def emotion_model_dir(tmp_path_factory):
 def test_the_emotion_model_in_the_model_dir_scores_descriptions(
     engine, monkeypatch, emotion_model_dir
 ):
-    monkeypatch.setattr(engine, "_model", ModelDir(emotion_model_dir.parent, "2.5"))
+    monkeypatch.setattr(engine, "_model", replace(engine._model, path=emotion_model_dir.parent))
     model = engine._load_emotion_model()
     assert isinstance(model, EmotionModel)
     monkeypatch.setattr(engine, "_emotion_model", model)
@@ -393,7 +395,7 @@ def test_the_emotion_model_in_the_model_dir_scores_descriptions(
 
 def test_a_broken_emotion_model_dir_is_a_clear_error(engine, monkeypatch, tmp_path):
     (tmp_path / EMOTION_MODEL_DIR).mkdir()
-    monkeypatch.setattr(engine, "_model", ModelDir(tmp_path, "2.5"))
+    monkeypatch.setattr(engine, "_model", replace(engine._model, path=tmp_path))
     with pytest.raises(EngineError, match="emotion model .* does not load"):
         engine._load_emotion_model()
 
@@ -438,15 +440,7 @@ async def test_an_interruption_in_the_service_stops_decoding_and_the_next_turn_i
                 Clock.interrupted_at = time.monotonic()
             await self.push_frame(frame, direction)
 
-    calls: list[tuple[float, int]] = []  # (start time, tokens fed): >1 is a new request's prefill
-    model = engine._tts.gpt.inference_model
-    real = model.forward
-
-    def forward(*args, **kwargs):
-        calls.append((time.monotonic(), kwargs["input_ids"].shape[1]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model, "forward", forward)
+    calls = gpt_calls(monkeypatch, engine)
     down, _ = await run_test(
         Pipeline([Clock(), IndexTTS2TTSService(engine=engine)]),
         frames_to_send=[
@@ -467,7 +461,7 @@ async def test_an_interruption_in_the_service_stops_decoding_and_the_next_turn_i
     assert len([t for t, tokens in calls if cut < t < next_turn and tokens == 1]) <= 1
     after = down[next(i for i, f in enumerate(down) if isinstance(f, InterruptionFrame)) :]
     seconds = sum(len(f.audio) for f in after if isinstance(f, TTSAudioRawFrame)) / 2 / 22050
-    assert seconds == pytest.approx(int(CODES * 2 * 1.72) * 256 / 22050, rel=0.05)
+    assert seconds == pytest.approx(segment_seconds(engine), rel=0.05)
 
 
 def test_a_corrupt_checkpoint_is_a_clear_error_at_load(tiny_indextts25, tmp_path):

@@ -18,23 +18,27 @@ from tts_plugin.engine import EngineError
 
 @dataclass(frozen=True)
 class ChunkSchedule:
-    """Chunk sizes in semantic codes: `first`, then ×`growth` per chunk up to `largest`."""
+    """Chunk sizes in seconds of audio: `first_seconds`, then ×`growth` per chunk up to
+    `largest_seconds`. In audio time because generations decode at different rates
+    (IndexTTS-2: 50 codes per second, IndexTTS-2.5: 25)."""
 
-    first: int = 12
+    first_seconds: float = 0.48
     growth: float = 2.0
-    largest: int = 100
-    # Codes of left context re-decoded (semantic codec + length regulator + DiT prefix) per chunk.
-    context_codes: int = 8
+    largest_seconds: float = 4.0
+    # Audio of left context re-decoded (codes → features → length regulator → DiT prefix) per chunk.
+    context_seconds: float = 0.32
     # Mel frames the vocoder re-runs on the left of each chunk; must cover the crossfade.
     vocoder_context_frames: int = 8
     crossfade_samples: int = 1024
 
     def __post_init__(self) -> None:
-        if not 1 <= self.first <= self.largest:
-            raise EngineError(f"chunk schedule: need 1 <= first ({self.first}) <= largest")
+        if not 0 < self.first_seconds <= self.largest_seconds:
+            raise EngineError(
+                f"chunk schedule: need 0 < first_seconds ({self.first_seconds}) <= largest_seconds"
+            )
         if self.growth < 1.0:
             raise EngineError(f"chunk schedule: growth must be >= 1, got {self.growth}")
-        if self.context_codes < 0 or self.vocoder_context_frames < 0:
+        if self.context_seconds < 0 or self.vocoder_context_frames < 0:
             raise EngineError("chunk schedule: context sizes must be >= 0")
         if self.crossfade_samples > self.vocoder_context_frames * 256:
             raise EngineError(
@@ -42,12 +46,16 @@ class ChunkSchedule:
                 f"({self.vocoder_context_frames} frames x 256 samples)"
             )
 
-    def sizes(self):
+    @staticmethod
+    def codes(seconds: float, codes_per_second: int) -> int:
+        return round(seconds * codes_per_second)
+
+    def sizes(self, codes_per_second: int):
         """Chunk sizes in codes, forever (the caller stops at the end of the text)."""
-        size = float(self.first)
+        size = self.first_seconds
         while True:
-            yield int(size)
-            size = min(size * self.growth, float(self.largest))
+            yield max(1, self.codes(size, codes_per_second))
+            size = min(size * self.growth, self.largest_seconds)
 
 
 class Crossfader:

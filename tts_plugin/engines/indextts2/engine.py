@@ -1,12 +1,13 @@
 """IndexTTS2 behind the engine contract, speaking mid-sentence instead of a segment at a time.
 
+Runs IndexTTS-2 and IndexTTS-2.5 checkpoints (the dir says which; `generation.py` is what differs).
 Per text segment the GPT decodes semantic codes one by one (`decode.py`); every few codes (the
-`ChunkSchedule`) the new codes, with a little left context, go through the semantic codec, the
-length regulator, the flow-matching DiT (reference mel + the previous chunk's last frames as its
-in-context prefix) and BigVGAN, and the audio is crossfaded onto what was already sent. The models
-come from `indextts25-inference` (the `indextts2` extra); they are shared by all requests, so every
-model call runs under one lock, and requests interleave step by step without touching each other's
-state. Voice conditioning (w2v-BERT, CAMPPlus, reference mel) is computed once per clip.
+`ChunkSchedule`, in seconds of audio) the new codes, with a little left context, become s2mel
+features, go through the length regulator, the flow-matching DiT (reference mel + the previous
+chunk's last frames as its in-context prefix) and BigVGAN, and the audio is crossfaded onto what
+was already sent. The models are shared by all requests, so every model call runs under one lock,
+and requests interleave step by step without touching each other's state. Voice conditioning
+(w2v-BERT, CAMPPlus, reference mel, the GPT's speaker latents) is computed once per clip.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,32 +30,20 @@ from tts_plugin.engines.indextts2.chunking import ChunkSchedule, Crossfader
 from tts_plugin.engines.indextts2.decode import Sampling, sample_codes
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel
+from tts_plugin.engines.indextts2.generation import Generation, Voice
 from tts_plugin.engines.indextts2.model_dir import detect
 from tts_plugin.text_split import detect_language
 
 DEFAULT_VOICE = "default"
 SAMPLE_RATE = 22050
 HOP = 256
-# IndexTTS-2.5: 25 codes/s become 50 feature frames/s, stretched ×1.72 to 86 mel frames/s.
-FEATURES_PER_CODE = 2
-MEL_PER_FEATURE = 1.72
 _VOICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CLIP_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 DESCRIPTION_INTENSITY = 0.6
 
 
-@dataclass(frozen=True)
-class Voice:
-    """A reference clip's conditioning: computed once, reused by every request in that voice."""
-
-    speaker_features: object  # w2v-BERT features (1, T, 1024)
-    style: object  # CAMPPlus style (1, 192)
-    prompt_condition: object  # length-regulated features of the reference (1, T_mel, C)
-    reference_mel: object  # (1, 80, T_mel)
-
-
 class IndexTTS2Engine:
-    """IndexTTS-2.5 with sub-sentence streaming; emotion by preset, vector, clip or description."""
+    """IndexTTS-2 / 2.5 with sub-sentence streaming; emotion by preset, vector, clip or description."""
 
     name = "indextts2"
     sample_rate = SAMPLE_RATE
@@ -67,6 +56,7 @@ class IndexTTS2Engine:
         voices_dir: Path | str | None = None,
         device: str | None = None,
         bf16: bool = False,
+        fp16: bool = False,
         diffusion_steps: int = 10,
         cfg_rate: float = 0.7,
         max_prompt_seconds: float = 6.0,
@@ -79,16 +69,9 @@ class IndexTTS2Engine:
         warm_up: bool = True,
     ) -> None:
         """`voice` is the default reference clip (default: `voice.wav` in the model dir);
-        clips in `voices_dir` are voices named by file stem. Nothing loads until `load()`."""
+        clips in `voices_dir` are voices named by file stem. The GPT runs in bf16 (IndexTTS-2.5)
+        or fp16 (IndexTTS-2) on a GPU when asked. Nothing loads until `load()`."""
         self._model = detect(model_dir)
-        if self._model.generation != "2.5":
-            # IndexTTS-2's code (indextts2-inference) imports torchaudio, whose last release (2.11)
-            # requires torch 2.11; the project pins torch 2.13.0.
-            raise EngineError(
-                f"{self._model.path} holds IndexTTS-2 checkpoints, which this engine cannot run "
-                "(their code needs torchaudio, which has no release for torch 2.13); use "
-                "IndexTTS-2.5: https://huggingface.co/IndexTeam/IndexTTS-2.5"
-            )
         self._default_voice = Path(voice or self._model.path / "voice.wav").expanduser()
         if not self._default_voice.is_file():
             raise EngineError(
@@ -99,20 +82,21 @@ class IndexTTS2Engine:
         if not 1 <= diffusion_steps <= 100:
             raise EngineError(f"diffusion_steps must be in 1..100, got {diffusion_steps}")
         self._device = device
-        self._bf16 = bf16
+        self._half = bf16 if self._model.generation == "2.5" else fp16
         self._diffusion_steps = diffusion_steps
         self._cfg_rate = cfg_rate
         # Every chunk's DiT runs over the reference prompt again: a long clip would cost more than
         # the chunk itself, so only its first seconds are the in-context prompt (upstream: 15 s).
         self._prompt_frames = max(1, int(max_prompt_seconds * SAMPLE_RATE / HOP))
         self._schedule = schedule or ChunkSchedule()
+        self._codes_per_second = 25 if self._model.generation == "2.5" else 50
         self._sampling = sampling or Sampling()
         self._first_segment_tokens = first_segment_tokens
         self._segment_tokens = segment_tokens
         self._segment_silence = np.zeros(int(SAMPLE_RATE * segment_silence_ms / 1000), np.int16)
         self._text_normalization = text_normalization
         self._warm_up = warm_up
-        self._tts = None
+        self._models: Generation | None = None
         self._emotion_model: EmotionModel | None = None
         self._voices: dict[tuple, Voice] = {}
         self._load_lock = threading.Lock()
@@ -120,7 +104,7 @@ class IndexTTS2Engine:
         self._model_lock = threading.RLock()
         self.capabilities = EngineCapabilities(
             emotion_modes=frozenset({"preset", "vector", "reference", "description"}),
-            languages=("en", "zh", "ja", "es"),
+            languages=("en", "zh", "ja", "es") if self._model.generation == "2.5" else ("en", "zh"),
             # Clips in voices_dir are resolved by name at request time (uploads appear at once).
             voices=(DEFAULT_VOICE,),
             voice_cloning=True,
@@ -134,25 +118,13 @@ class IndexTTS2Engine:
     def load(self) -> None:
         """Build the models from the local dir (offline), then synthesise a few codes to warm up."""
         with self._load_lock:
-            if self._tts is not None:
+            if self._models is not None:
                 return
             os.environ["HF_HUB_OFFLINE"] = "1"  # belt and braces: every file was checked
             self._check_device()
-            try:
-                from indextts25.infer_v2_5 import IndexTTS2
-            except ModuleNotFoundError as e:
-                raise EngineError(
-                    "IndexTTS-2.5 code is missing: pip install torch==2.13.0, then "
-                    '"pipecat-indextts2[indextts2]" and indextts25-inference (see README)'
-                ) from e
             logger.info(f"Loading {self._model.label} from {self._model.path}")
             try:
-                self._tts = IndexTTS2(
-                    cfg_path=str(self._model.path / "config.yaml"),
-                    model_dir=str(self._model.path),
-                    device=self._device,
-                    use_bf16=self._bf16,
-                )
+                self._models = self._build_models()
             except (RuntimeError, OSError, ValueError, KeyError, EOFError) as e:
                 # Corrupt or mismatched checkpoints, an unknown device: say which dir, keep it short.
                 raise EngineError(
@@ -165,6 +137,19 @@ class IndexTTS2Engine:
             for _ in self._stream(request, threading.Event(), max_codes=8):
                 pass
 
+    def _build_models(self) -> Generation:
+        try:
+            if self._model.generation == "2.5":
+                from tts_plugin.engines.indextts2.v25_models import IndexTTS25Models as Models
+            else:
+                from tts_plugin.engines.indextts2.v2_models import IndexTTS2Models as Models
+        except ModuleNotFoundError as e:
+            raise EngineError(
+                f"IndexTTS model code is missing ({e.name}): pip install torch first, then "
+                '"pipecat-indextts2[indextts2]" (see README)'
+            ) from e
+        return Models(self._model, self._device, self._half)
+
     def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[np.ndarray]:
         """Yield int16 chunks at 22050 Hz as the codes are decoded; stop within a step of `cancel`."""
         check_request(self, request)
@@ -173,10 +158,11 @@ class IndexTTS2Engine:
     def _stream(
         self, request: SynthesisRequest, cancel: threading.Event, max_codes: int | None = None
     ) -> Iterator[np.ndarray]:
-        if self._tts is None:
+        models = self._models
+        if models is None:
             raise EngineError("the indextts2 engine is not loaded; call load() first")
         voice = self._voice(request.voice)
-        conditioning = self._conditioning(voice, request.emotion)
+        emotion = self._emotion(voice, request.emotion)
         language = request.language or detect_language(request.text)
         sampling = self._sampling
         if max_codes is not None:
@@ -186,11 +172,12 @@ class IndexTTS2Engine:
                 return
             if index:
                 yield self._segment_silence
+            with self._model_call(gpt=True):
+                decoder = models.decoder(voice, emotion, tokens, language)
             codes = sample_codes(
-                self._tts.gpt, conditioning, tokens, self._language_id(language),
-                sampling, cancel, lambda: self._model_call(gpt=True),
-            )  # fmt: skip
-            yield from self._vocode_as_decoded(codes, voice, 1.0 / request.speed, cancel)
+                decoder, models.stop_code, sampling, cancel, lambda: self._model_call(gpt=True)
+            )
+            yield from self._vocode_as_decoded(codes, decoder, voice, 1.0 / request.speed, cancel)
 
     def _check_device(self) -> None:
         """Refuse a device this machine's torch cannot use, before any model is built on it."""
@@ -215,16 +202,16 @@ class IndexTTS2Engine:
             return None
         logger.info(f"Loading the emotion-from-text model {directory}")
         try:
-            return EmotionModel(directory, self._tts.device)
+            return EmotionModel(directory, self._models.device)
         except (OSError, ValueError) as e:
             raise EngineError(f"the emotion model in {directory} does not load: {e}") from e
 
     @contextlib.contextmanager
     def _model_call(self, *, gpt: bool = False):
-        """Exclusive use of the shared models, without autograd; the GPT in bf16 if asked."""
+        """Exclusive use of the shared models, without autograd; the GPT in half precision if asked."""
         import torch
 
-        device, dtype = torch.device(self._tts.device).type, self._tts.dtype
+        device, dtype = torch.device(self._models.device).type, self._models.dtype
         bf16 = torch.amp.autocast(device, enabled=gpt and dtype is not None, dtype=dtype)
         with self._model_lock, torch.inference_mode(), bf16:
             yield
@@ -233,29 +220,10 @@ class IndexTTS2Engine:
 
     def _segments(self, text: str, language: str) -> list:
         """Token tensors per segment, split at punctuation as upstream does, the first one short."""
-        import torch
-
-        tts = self._tts
-        # Normalisation (numbers, dates as words) uses NeMo grammars, built once then cached.
-        text = tts._prepare_text(text, language, text_normalization=self._text_normalization)
-        prefix = f"<|{language}|> "
-        first, *rest = tts.split_text_by_tokens(text, self._first_segment_tokens, prefix)
-        pieces = [first]
-        if rest:
-            pieces += tts.split_text_by_tokens("".join(rest), self._segment_tokens, prefix)
-        return [
-            torch.IntTensor(tts.tokenizer.encode(prefix + p, allowed_special="all"))
-            .unsqueeze(0)
-            .to(tts.device)
-            for p in pieces
-            if p.strip()
-        ]
-
-    def _language_id(self, language: str):
-        import torch
-        from indextts25.utils.tokenizer import lang_to_token
-
-        return torch.LongTensor([lang_to_token(language)]).to(self._tts.device)
+        return self._models.segments(
+            text, language, self._first_segment_tokens, self._segment_tokens,
+            self._text_normalization,
+        )  # fmt: skip
 
     # ---- voices and emotion -----------------------------------------------------------------
 
@@ -293,39 +261,35 @@ class IndexTTS2Engine:
         key = _clip_key(path)
         with self._model_call():
             if key not in self._voices:
-                logger.debug(f"Conditioning IndexTTS2 voice {path}")
-                features, style, prompt, mel = self._tts._speaker_conditioning(str(path), key)
+                logger.debug(f"Conditioning {self._model.label} voice {path}")
+                voice = self._models.voice(path, key)
                 n = self._prompt_frames
-                self._voices[key] = Voice(features, style, prompt[:, :n], mel[:, :, :n])
+                self._voices[key] = replace(
+                    voice,
+                    prompt_condition=voice.prompt_condition[:, :n],
+                    reference_mel=voice.reference_mel[:, :, :n],
+                )
             return self._voices[key]
 
-    def _conditioning(self, voice: Voice, emotion: Emotion):
-        """The GPT's [speaker + emotion] latent (1, 1, d) for this voice and emotion."""
-        import torch
-
+    def _emotion(self, voice: Voice, emotion: Emotion):
+        """The GPT's emotion vector (1, d) for this voice and emotion, as upstream mixes it: the
+        voice's own emotion, blended toward a reference clip, or mixed with the vector's
+        prototypes."""
         if emotion.mode == "description":
             emotion = self._describe(emotion)
-        tts = self._tts
+        models = self._models
         with self._model_call(gpt=True):
             if emotion.mode == "reference":
-                clip = str(emotion.reference_audio)
-                emotion_features = tts._emotion_conditioning(
-                    clip, _clip_key(emotion.reference_audio)
-                )
+                clip = emotion.reference_audio
+                features = models.emotion_features(clip, _clip_key(clip))
                 alpha = 1.0 if emotion.intensity is None else emotion.intensity
             else:
-                emotion_features, alpha = voice.speaker_features, 1.0
-            base = tts.gpt.merge_emovec(
-                voice.speaker_features,
-                emotion_features,
-                torch.tensor([voice.speaker_features.shape[-1]], device=tts.device),
-                torch.tensor([emotion_features.shape[-1]], device=tts.device),
-                alpha=alpha,
-            )
+                features, alpha = voice.own_emotion, 1.0
+            base = models.emotion_vector(voice, features, alpha)
             weights = emotion.model_vector()
             if weights is not None and any(weights):
                 base = self._mix_vector(voice, base, weights)
-            return tts.gpt.spk_emb_proj(voice.style).unsqueeze(1) + base.unsqueeze(1)
+            return base
 
     def _describe(self, emotion: Emotion) -> Emotion:
         """A description as a vector: scored by the emotion model if present, else the lexicon."""
@@ -345,11 +309,11 @@ class IndexTTS2Engine:
         import torch
         import torch.nn.functional as F
 
-        tts = self._tts
-        w = torch.tensor(weights, device=tts.device, dtype=base.dtype)
+        models = self._models
+        w = torch.tensor(weights, device=models.device, dtype=base.dtype)
         picks = [
             emotions[torch.argmax(F.cosine_similarity(voice.style.float(), styles.float(), dim=1))]
-            for styles, emotions in zip(tts.spk_matrix, tts.emo_matrix, strict=True)
+            for styles, emotions in zip(models.spk_matrix, models.emo_matrix, strict=True)
         ]
         prototypes = torch.stack(picks)
         return (w.unsqueeze(1) * prototypes).sum(0, keepdim=True) + (1 - w.sum()) * base
@@ -357,50 +321,68 @@ class IndexTTS2Engine:
     # ---- codes to audio ---------------------------------------------------------------------
 
     def _vocode_as_decoded(
-        self, codes: Iterator[int], voice: Voice, duration: float, cancel: threading.Event
+        self,
+        codes: Iterator[int],
+        decoder,
+        voice: Voice,
+        duration: float,
+        cancel: threading.Event,
     ) -> Iterator[np.ndarray]:
         """Vocode the codes chunk by chunk as `codes` yields them (see chunking.py)."""
         decoded: list[int] = []
         mel = None  # every mel frame generated so far for this segment
         joiner = Crossfader(self._schedule.crossfade_samples)
         done = 0
-        sizes = self._schedule.sizes()
+        sizes = self._schedule.sizes(self._codes_per_second)
         target = next(sizes)
+
+        def chunk(final: bool) -> np.ndarray:
+            nonlocal mel
+            audio, mel = self._chunk(decoder, decoded, done, mel, voice, duration, joiner.overlap)
+            return _int16(joiner.push(audio, final=final))
+
         for code in codes:
             decoded.append(code)
             if len(decoded) - done >= target:
-                audio, mel = self._chunk(decoded, done, mel, voice, duration, joiner.overlap)
+                audio = chunk(final=False)
                 done = len(decoded)
                 target = next(sizes)
                 if cancel.is_set():
                     return
-                yield _int16(joiner.push(audio, final=False))
+                yield audio
         if cancel.is_set():
             return
         if len(decoded) > done:
-            audio, mel = self._chunk(decoded, done, mel, voice, duration, joiner.overlap)
-            yield _int16(joiner.push(audio, final=True))
+            yield chunk(final=True)
         elif joiner.overlap:
             yield _int16(joiner.flush())
 
     def _chunk(
-        self, codes: list[int], start: int, mel, voice: Voice, duration: float, overlap: int
+        self,
+        decoder,
+        codes: list[int],
+        start: int,
+        mel,
+        voice: Voice,
+        duration: float,
+        overlap: int,
     ):
         """Audio for codes[start:] (beginning `overlap` samples early) and the extended mel."""
         import torch
 
-        tts, schedule = self._tts, self._schedule
+        models, schedule = self._models, self._schedule
+        per_code = models.mel_frames_per_code * duration
 
         def frames(n_codes: int) -> int:  # mel frames covering the first n codes
-            return int(n_codes * FEATURES_PER_CODE * MEL_PER_FEATURE * duration)
+            return int(n_codes * per_code)
 
-        left = max(0, start - schedule.context_codes)
+        context_codes = schedule.codes(schedule.context_seconds, self._codes_per_second)
+        left = max(0, start - context_codes)
         with self._model_call():
-            window = torch.tensor([codes[left:]], device=tts.device)
-            features = tts.semantic_codec.decode(window)
+            features = models.code_features(decoder, codes, left)
             size = frames(len(codes)) - frames(left)
-            cond = tts.s2mel.models["length_regulator"](
-                features, ylens=torch.tensor([size], device=tts.device)
+            cond = models.s2mel.models["length_regulator"](
+                features, ylens=torch.tensor([size], device=models.device)
             )
             context = mel[:, :, frames(left) : frames(start)] if mel is not None else None
             prompt = (
@@ -409,9 +391,9 @@ class IndexTTS2Engine:
                 else torch.cat([voice.reference_mel, context], 2)
             )
             condition = torch.cat([voice.prompt_condition, cond], 1)
-            generated = tts.s2mel.models["cfm"].inference(
+            generated = models.s2mel.models["cfm"].inference(
                 condition,
-                torch.LongTensor([condition.size(1)]).to(tts.device),
+                torch.LongTensor([condition.size(1)]).to(models.device),
                 prompt,
                 voice.style,
                 None,
@@ -421,7 +403,7 @@ class IndexTTS2Engine:
             mel = generated if mel is None else torch.cat([mel, generated], 2)
             first = frames(start)
             context_frames = min(schedule.vocoder_context_frames, first)
-            wav = tts.bigvgan(mel[:, :, first - context_frames :].float()).reshape(-1)
+            wav = models.bigvgan(mel[:, :, first - context_frames :].float()).reshape(-1)
             skip = max(0, context_frames * HOP - overlap)
             return wav[skip:].float().cpu().numpy(), mel
 

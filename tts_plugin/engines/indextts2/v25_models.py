@@ -1,0 +1,143 @@
+"""IndexTTS-2.5 behind the `Generation` contract, on `indextts25-inference`'s model code.
+
+2.5 conditions its GPT on one CAMPPlus projection plus the emotion vector, tokenises with tiktoken
+and a language embedding, and decodes 25 codes per second that its own codec turns into 50 Hz
+features for s2mel. `indextts25` reads auxiliary models from the flat `hf_cache/` layout only (and
+downloads otherwise), so a dir in the hub-cache layout is handed to it as a flat view of links.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+from indextts25.infer_v2_5 import IndexTTS2
+from indextts25.utils.tokenizer import lang_to_token
+
+from tts_plugin.engines.indextts2.generation import Voice
+from tts_plugin.engines.indextts2.model_dir import ModelDir
+
+# 25 codes/s → 50 feature frames/s, stretched ×1.72 to 86 mel frames/s.
+MEL_FRAMES_PER_CODE = 2 * 1.72
+
+
+class IndexTTS25Models:
+    """Loads `indextts25`'s IndexTTS2 from a checked dir (blocking, offline)."""
+
+    mel_frames_per_code = MEL_FRAMES_PER_CODE
+    languages = ("en", "zh", "ja", "es")
+
+    def __init__(self, model: ModelDir, device: str | None, bf16: bool) -> None:
+        self.label = model.label
+        self._view = _flat_view(model)
+        root = Path(self._view.name) if self._view else model.path
+        self._tts = IndexTTS2(
+            cfg_path=str(root / "config.yaml"), model_dir=str(root), device=device, use_bf16=bf16
+        )
+        tts = self._tts
+        self.device, self.dtype = tts.device, tts.dtype
+        self.stop_code = tts.gpt.stop_mel_token
+        self.spk_matrix, self.emo_matrix = tts.spk_matrix, tts.emo_matrix
+        self.s2mel, self.bigvgan = tts.s2mel, tts.bigvgan
+
+    def segments(self, text: str, language: str, first: int, rest: int, normalize: bool) -> list:
+        tts = self._tts
+        # Normalisation (numbers, dates as words) uses NeMo grammars, built once then cached.
+        text = tts._prepare_text(text, language, text_normalization=normalize)
+        prefix = f"<|{language}|> "
+        head, *tail = tts.split_text_by_tokens(text, first, prefix)
+        pieces = [head]
+        if tail:
+            pieces += tts.split_text_by_tokens("".join(tail), rest, prefix)
+        return [
+            torch.IntTensor(tts.tokenizer.encode(prefix + p, allowed_special="all"))
+            .unsqueeze(0)
+            .to(self.device)
+            for p in pieces
+            if p.strip()
+        ]
+
+    def voice(self, clip: Path, key: tuple) -> Voice:
+        features, style, prompt, mel = self._tts._speaker_conditioning(str(clip), key)
+        return Voice(
+            speaker_features=features,
+            own_emotion=self.emotion_features(clip, key),
+            style=style,
+            gpt_speaker=self._tts.gpt.spk_emb_proj(style).unsqueeze(1),
+            prompt_condition=prompt,
+            reference_mel=mel,
+        )
+
+    def emotion_features(self, clip: Path, key: tuple):
+        return self._tts._emotion_conditioning(str(clip), key)
+
+    def emotion_vector(self, voice: Voice, emotion_features, alpha: float):
+        speaker = voice.speaker_features
+        return self._tts.gpt.merge_emovec(
+            speaker,
+            emotion_features,
+            torch.tensor([speaker.shape[-1]], device=self.device),
+            torch.tensor([emotion_features.shape[-1]], device=self.device),
+            alpha=alpha,
+        )
+
+    def decoder(self, voice: Voice, emotion, tokens, language: str) -> _Decoder25:
+        conditioning = voice.gpt_speaker + emotion.unsqueeze(1)
+        language_id = torch.LongTensor([lang_to_token(language)]).to(self.device)
+        return _Decoder25(self._tts.gpt, conditioning, tokens, language_id)
+
+    def code_features(self, decoder, codes: list[int], start: int):
+        return self._tts.semantic_codec.decode(torch.tensor([codes[start:]], device=self.device))
+
+
+# Where indextts25 looks for each auxiliary model under hf_cache/.
+_FLAT_NAMES = {
+    "w2v_bert": "w2v-bert-2.0",
+    "campplus": "campplus_cn_common.bin",
+    "bigvgan": "bigvgan",
+}
+
+
+def _flat_view(model: ModelDir) -> tempfile.TemporaryDirectory | None:
+    """None if the auxiliary models are already flat; else a temporary dir of links to the model
+    files and to each auxiliary model where indextts25 expects it (removed with the models)."""
+    cache = model.path / "hf_cache"
+    if all(model.aux[key] == cache / name for key, name in _FLAT_NAMES.items()):
+        return None
+    view = tempfile.TemporaryDirectory(prefix="indextts25-view-")
+    root = Path(view.name)
+    for entry in model.path.iterdir():
+        if entry.name != "hf_cache":
+            (root / entry.name).symlink_to(entry.resolve())
+    (root / "hf_cache").mkdir()
+    for key, name in _FLAT_NAMES.items():
+        (root / "hf_cache" / name).symlink_to(model.aux[key].resolve())
+    return view
+
+
+class _Decoder25:
+    """2.5's GPT inference model stepped by hand, with this request's own KV cache."""
+
+    def __init__(self, gpt, conditioning, tokens, language_id) -> None:
+        # [conditioning][2 zero latents][text] then the start code, as upstream's generate() sees it.
+        latents = conditioning.new_zeros(1, 2, conditioning.size(2))
+        self._gpt = gpt
+        self.history, self._prefix, _ = gpt.prepare_gpt_inputs(
+            torch.cat([conditioning, latents], 1), tokens, language_id
+        )
+        self._past = None
+        self.capacity = gpt.max_mel_tokens
+
+    def start(self):
+        return self._run(self.history)
+
+    def step(self, code):
+        return self._run(code)
+
+    def _run(self, ids):
+        model = self._gpt.inference_model
+        model.store_mel_emb(self._prefix)  # another request may have replaced it between steps
+        out = model(input_ids=ids, past_key_values=self._past, use_cache=True, return_dict=True)
+        self._past = out.past_key_values
+        return out.logits[:, -1, :]

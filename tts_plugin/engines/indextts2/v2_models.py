@@ -1,0 +1,201 @@
+"""IndexTTS-2 behind the `Generation` contract: our v2 model code on torch alone.
+
+Loads a v2 dir as upstream leaves it (config.yaml, gpt.pth, s2mel.pth, bpe.model, the emotion
+matrices, w2v-BERT statistics, auxiliary models in either hf_cache layout) and runs upstream's v2
+inference maths: the reference is resampled to 16 kHz for w2v-BERT and CAMPPlus, quantised by the
+semantic codec for s2mel's prompt, and its w2v-BERT features condition the GPT; generated codes
+are embedded by the codec and added to the GPT latents through s2mel's `gpt_layer`. The parts v2
+shares with 2.5 (w2v-BERT, CAMPPlus, the DiT and length regulator, BigVGAN, the Conformer and
+Perceiver blocks) are `indextts25-inference`'s, loaded strictly from v2's files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import torch
+from indextts25.s2mel.modules.audio import mel_spectrogram
+from indextts25.s2mel.modules.bigvgan.bigvgan import BigVGAN
+from indextts25.s2mel.modules.campplus.DTDNN import CAMPPlus
+from indextts25.s2mel.modules.commons import MyModel
+from indextts25.utils.checkpoint import fold_weight_norm
+from indextts25.utils.common import kaldi_fbank, resample
+from indextts25.utils.nemo_tn import normalize_text
+from omegaconf import OmegaConf
+from safetensors import safe_open
+from torch import nn
+from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+from tts_plugin.engines.indextts2.bpe_text import BpeText
+from tts_plugin.engines.indextts2.generation import Voice
+from tts_plugin.engines.indextts2.model_dir import ModelDir
+from tts_plugin.engines.indextts2.semantic_codec import SemanticCodec
+from tts_plugin.engines.indextts2.unified_voice import CodeDecoder, UnifiedVoiceV2
+
+SAMPLE_RATE = 22050
+W2V_LAYER = 17  # IndexTTS reads w2v-BERT's hidden state after layer 17
+MAX_CLIP_SECONDS = 15  # upstream cuts reference clips here
+# v2: 50 codes/s stretched ×1.72 to 86 mel frames/s.
+MEL_FRAMES_PER_CODE = 1.72
+_GPT_TRAINING_ONLY = ("text_head.",)
+
+
+def gpt_layer(gpt_width: int) -> nn.Sequential:
+    """s2mel's projection of GPT latents onto the semantic features (v2 only)."""
+    return nn.Sequential(nn.Linear(gpt_width, 256), nn.Linear(256, 128), nn.Linear(128, 1024))
+
+
+class IndexTTS2Models:
+    """Every IndexTTS-2 model on one device (blocking, offline)."""
+
+    mel_frames_per_code = MEL_FRAMES_PER_CODE
+    languages = ("en", "zh")
+
+    def __init__(self, model: ModelDir, device: str | None, half: bool) -> None:
+        self.label = model.label
+        self.device = device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+        on_gpu = torch.device(self.device).type == "cuda"
+        self.dtype = torch.float16 if half and on_gpu else None  # upstream: fp16 GPT
+        root, aux = model.path, model.aux
+        cfg = OmegaConf.load(root / "config.yaml")
+        self.stop_code = int(cfg.gpt.stop_mel_token)
+
+        with torch.device(self.device):
+            self.gpt = UnifiedVoiceV2(**OmegaConf.to_container(cfg.gpt))
+        weights = _checkpoint(root / cfg.gpt_checkpoint, "model")
+        self.gpt.load_state_dict(
+            {k: v for k, v in weights.items() if not k.startswith(_GPT_TRAINING_ONLY)}
+        )
+        self.gpt.eval()
+
+        self._features = SeamlessM4TFeatureExtractor.from_pretrained(
+            aux["w2v_bert"], local_files_only=True
+        )
+        self._w2v = _w2v_bert(aux["w2v_bert"], self.device)
+        stats = torch.load(root / cfg.w2v_stat, map_location=self.device)
+        self._w2v_mean, self._w2v_std = stats["mean"], torch.sqrt(stats["var"])
+
+        with torch.device(self.device):
+            self.codec = SemanticCodec(**OmegaConf.to_container(cfg.semantic_codec))
+        self.codec.load(aux["semantic_codec"], self.device)
+        self.codec.eval()
+
+        with torch.device(self.device):
+            self.s2mel = MyModel(cfg.s2mel)
+            self.s2mel.models["gpt_layer"] = gpt_layer(int(cfg.gpt.model_dim))
+        net = _checkpoint(root / cfg.s2mel_checkpoint, "net")
+        for name, module in self.s2mel.models.items():
+            module.load_state_dict(fold_weight_norm(net[name], self.device))
+        self.s2mel.models["cfm"].estimator.setup_caches(max_batch_size=1, max_seq_length=8192)
+        self.s2mel.eval()
+
+        with torch.device(self.device):
+            self.campplus = CAMPPlus(feat_dim=80, embedding_size=192)
+        self.campplus.load_state_dict(torch.load(aux["campplus"], map_location=self.device))
+        self.campplus.eval()
+        self.bigvgan = BigVGAN.from_dir(str(aux["bigvgan"]), self.device).eval()
+
+        self.text = BpeText(root / cfg.dataset["bpe_model"])
+        sizes = list(cfg.emo_num)
+        self.emo_matrix = torch.split(
+            torch.load(root / cfg.emo_matrix, map_location=self.device), sizes
+        )
+        self.spk_matrix = torch.split(
+            torch.load(root / cfg.spk_matrix, map_location=self.device), sizes
+        )
+        spect = cfg.s2mel.preprocess_params.spect_params
+        self._mel_args = {
+            "n_fft": spect.n_fft,
+            "win_size": spect.win_length,
+            "hop_size": spect.hop_length,
+            "num_mels": spect.n_mels,
+            "sampling_rate": cfg.s2mel.preprocess_params.sr,
+            "fmin": spect.get("fmin", 0),
+            "fmax": None if spect.get("fmax", "None") == "None" else 8000,
+            "center": False,
+        }
+
+    # ---- text -------------------------------------------------------------------------------
+
+    def segments(self, text: str, language: str, first: int, rest: int, normalize: bool) -> list:
+        if normalize:
+            text = normalize_text(text, language)
+        return [
+            torch.tensor([ids], dtype=torch.int32, device=self.device)
+            for ids in self.text.segments(text, rest, first)
+            if ids
+        ]
+
+    # ---- conditioning -----------------------------------------------------------------------
+
+    def w2v_features(self, audio_16k: torch.Tensor) -> torch.Tensor:
+        """Normalised w2v-BERT layer-17 features (1, T, 1024) of 16 kHz audio (1, n)."""
+        inputs = self._features(audio_16k, sampling_rate=16000, return_tensors="pt")
+        out = self._w2v(
+            input_features=inputs["input_features"].to(self.device),
+            attention_mask=inputs["attention_mask"].to(self.device),
+            output_hidden_states=True,
+        )
+        return (out.hidden_states[W2V_LAYER] - self._w2v_mean) / self._w2v_std
+
+    def voice(self, clip: Path, key: tuple) -> Voice:
+        audio = _load(clip, SAMPLE_RATE)
+        audio_16k = resample(audio, SAMPLE_RATE, 16000)
+        features = self.w2v_features(audio_16k)
+        _, quantized = self.codec.quantize(features)
+        mel = mel_spectrogram(audio.to(self.device), **self._mel_args)
+        fbank = kaldi_fbank(audio_16k.to(self.device), num_mel_bins=80, sample_frequency=16000)
+        style = self.campplus((fbank - fbank.mean(dim=0, keepdim=True)).unsqueeze(0))
+        prompt = self.s2mel.models["length_regulator"](
+            quantized, ylens=torch.tensor([mel.size(2)], device=self.device)
+        )
+        return Voice(
+            speaker_features=features,
+            own_emotion=self.emotion_features(clip, key),
+            style=style,
+            gpt_speaker=self.gpt.speaker_latents(features),
+            prompt_condition=prompt,
+            reference_mel=mel,
+        )
+
+    def emotion_features(self, clip: Path, key: tuple) -> torch.Tensor:
+        return self.w2v_features(_load(clip, 16000))
+
+    def emotion_vector(self, voice: Voice, emotion_features, alpha: float) -> torch.Tensor:
+        base = self.gpt.emotion_vector(voice.speaker_features)
+        return base + alpha * (self.gpt.emotion_vector(emotion_features) - base)
+
+    # ---- decoding ---------------------------------------------------------------------------
+
+    def decoder(self, voice: Voice, emotion, tokens, language: str) -> CodeDecoder:
+        return CodeDecoder(self.gpt, self.gpt.conditioning(voice.gpt_speaker, emotion), tokens)
+
+    def code_features(self, decoder: CodeDecoder, codes: list[int], start: int) -> torch.Tensor:
+        ids = torch.tensor([codes[start:]], device=self.device)
+        latents = torch.cat(decoder.latents[start : len(codes)], 1)
+        layer = self.s2mel.models["gpt_layer"]
+        return self.codec.embed(ids) + layer(latents.to(layer[0].weight.dtype))
+
+
+def _checkpoint(path: Path, section: str) -> dict:
+    data = torch.load(path, map_location="cpu", mmap=True)
+    return data.get(section, data)
+
+
+def _w2v_bert(directory: Path, device: str) -> Wav2Vec2BertModel:
+    """w2v-BERT up to layer 17 (the rest is never read), strictly from its safetensors."""
+    config = Wav2Vec2BertConfig.from_pretrained(directory, num_hidden_layers=W2V_LAYER)
+    with torch.device(device):
+        model = Wav2Vec2BertModel(config)
+    wanted = model.state_dict().keys()
+    with safe_open(str(directory / "model.safetensors"), "pt") as f:
+        stored = f.keys()
+        model.load_state_dict({k: f.get_tensor(k) for k in stored if k in wanted})
+    return model.eval()
+
+
+def _load(clip: Path, rate: int) -> torch.Tensor:
+    """A clip as mono float (1, n) at `rate`, cut to 15 s, as upstream loads references."""
+    audio, _ = librosa.load(str(clip), sr=rate)
+    return torch.from_numpy(audio[: MAX_CLIP_SECONDS * rate]).unsqueeze(0)
