@@ -2,15 +2,21 @@
 
     python benchmarks/indextts2_stream.py --model-dir DIR [--device cuda] [--runs 5]
 
-Both sides use one loaded IndexTTS-2.5 model (so weights, device and warm-up are identical) and the
-same reference voice. "upstream" is `infer_generator(..., stream_return=True)`, which yields a whole
-text segment at a time, once with its defaults (3 beams, 25 diffusion steps) and once with ours
-(1 beam, our diffusion steps) so the streaming itself is compared apart from the settings.
+Both sides use one loaded model (so weights, device and warm-up are identical) and the same
+reference voice; the dir's generation picks the upstream side:
+- IndexTTS-2.5: `indextts25`'s `infer_generator(..., stream_return=True)`, which yields a whole text
+  segment at a time, once with its defaults (3 beams, 25 diffusion steps) and once with ours (1 beam,
+  our diffusion steps) so the streaming itself is compared apart from the settings.
+- IndexTTS-2: upstream v2's `stream_return=True` loop (decode the whole segment, the second GPT pass
+  for latents, s2mel and BigVGAN over the segment, then yield) run on our v2 modules, which the golden
+  test proves equal to upstream's, with our settings. (Upstream's own v2 package needs torchaudio and
+  its hub downloads, so it cannot share the loaded model.)
 First audio: request start → first non-silent chunk. RTF: wall time / audio seconds.
 Prints a Markdown table of medians.
 
-On the tiny random-weight checkpoints (`python tests/tiny_checkpoints.py DIR`) a random GPT rarely
-stops, so pass `--max-codes` to give every method the same length; with real weights leave it.
+On the tiny random-weight checkpoints (`python tests/tiny_checkpoints.py DIR` for 2.5,
+`python tests/tiny_checkpoints_v2.py DIR` for 2) a random GPT rarely stops, so pass `--max-codes` to
+give every method the same length; with real weights leave it.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from tts_plugin.emotion import Emotion
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
+from tts_plugin.engines.indextts2.decode import sample_codes
 
 TEXTS = [
     ("short", "Sure, I can help with that."),
@@ -60,11 +69,42 @@ def upstream(engine: IndexTTS2Engine, text: str, *, ours_settings: bool, max_cod
     if ours_settings:
         settings = {"num_beams": 1, "diffusion_steps": engine._diffusion_steps}
     with torch.inference_mode():
-        for wav in engine._tts.infer_generator(
+        for wav in engine._models._tts.infer_generator(
             str(engine._default_voice), text, None, "en", stream_return=True,
             text_normalization=False, max_mel_tokens=max_codes, **settings,
         ):  # fmt: skip
             yield wav.reshape(-1).numpy()
+
+
+def upstream_v2(engine: IndexTTS2Engine, text: str, *, max_codes: int):
+    """Upstream v2's segment-at-a-time loop (infer_v2.py, stream_return=True) on our v2 modules."""
+    import torch
+
+    models = engine._models
+    voice = engine._voice(None)
+    emotion = engine._emotion(voice, Emotion(preset="neutral"))
+    sampling = replace(engine._sampling, max_codes=max_codes)
+    cfm, regulator = models.s2mel.models["cfm"], models.s2mel.models["length_regulator"]
+    for index, tokens in enumerate(engine._segments(text, "en")):
+        if index:
+            yield engine._segment_silence
+        with engine._model_call(gpt=True):
+            decoder = models.decoder(voice, emotion, tokens, "en")
+        steps = lambda: engine._model_call(gpt=True)  # noqa: E731
+        codes = torch.tensor(
+            [list(sample_codes(decoder, models.stop_code, sampling, threading.Event(), steps))]
+        )
+        with engine._model_call():
+            conditioning = models.gpt.conditioning(voice.gpt_speaker, emotion)
+            latents = models.gpt.teacher_forced_latents(conditioning, tokens, codes)
+            features = models.codec.embed(codes) + models.s2mel.models["gpt_layer"](latents)
+            frames = torch.tensor([int(codes.size(1) * models.mel_frames_per_code)])
+            condition = torch.cat([voice.prompt_condition, regulator(features, ylens=frames)], 1)
+            mel = cfm.inference(
+                condition, torch.LongTensor([condition.size(1)]), voice.reference_mel, voice.style,
+                None, engine._diffusion_steps, inference_cfg_rate=engine._cfg_rate,
+            )[:, :, voice.reference_mel.size(-1) :]  # fmt: skip
+            yield models.bigvgan(mel.float()).reshape(-1).numpy()
 
 
 def main() -> None:
@@ -86,15 +126,21 @@ def main() -> None:
     )
     started = time.perf_counter()
     engine.load()
-    print(f"{engine.generation} on {engine._tts.device}: load + warm-up "
+    print(f"{engine.generation} on {engine._models.device}: load + warm-up "
           f"{time.perf_counter() - started:.1f} s, {args.runs} runs per cell, medians\n")  # fmt: skip
     methods: list[tuple[str, Callable[[str], Iterator[np.ndarray]]]] = [
         ("ours (sub-sentence)", lambda t: ours(engine, t)),
-        ("upstream, same settings", lambda t: upstream(engine, t, ours_settings=True,
-                                                       max_codes=args.max_codes)),
-        ("upstream, defaults", lambda t: upstream(engine, t, ours_settings=False,
-                                                  max_codes=args.max_codes)),
-    ]  # fmt: skip
+    ]
+    if engine.generation == "IndexTTS-2":
+        methods.append(("upstream v2 loop, same settings",
+                        lambda t: upstream_v2(engine, t, max_codes=args.max_codes)))  # fmt: skip
+    else:
+        methods += [
+            ("upstream, same settings", lambda t: upstream(engine, t, ours_settings=True,
+                                                           max_codes=args.max_codes)),
+            ("upstream, defaults", lambda t: upstream(engine, t, ours_settings=False,
+                                                      max_codes=args.max_codes)),
+        ]  # fmt: skip
     print("| text | method | audio (s) | first audio (s) | RTF | first audio vs ours |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, text in TEXTS:

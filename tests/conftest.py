@@ -59,7 +59,7 @@ def tiny_indextts2(tmp_path_factory) -> Path:
     from tiny_checkpoints_v2 import build
 
     with no_network():
-        return build(tmp_path_factory.mktemp("indextts2"))
+        return build(tmp_path_factory.mktemp("indextts-v2-"))
 
 
 @pytest.fixture(scope="session", params=["2.5", "2"], ids=["IndexTTS-2.5", "IndexTTS-2"])

@@ -165,20 +165,28 @@ def _random_like(module, seed: int) -> dict:
     return weights
 
 
-def _write_w2v_bert(directory: Path) -> None:
-    import torch
-    from safetensors.torch import save_file
-    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
+def w2v_bert_config():
+    """A tiny w2v-BERT: the real width and depth up to layer 17, everything else small."""
+    from transformers import Wav2Vec2BertConfig
 
-    directory.mkdir(parents=True)
-    cfg = Wav2Vec2BertConfig(
+    return Wav2Vec2BertConfig(
         hidden_size=W2V_WIDTH,
         num_hidden_layers=W2V_LAYERS,
         num_attention_heads=4,
         intermediate_size=32,
         output_hidden_size=W2V_WIDTH,
         conv_depthwise_kernel_size=3,
+        dtype="float32",
     )
+
+
+def _write_w2v_bert(directory: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
+
+    directory.mkdir(parents=True)
+    cfg = w2v_bert_config()
     cfg.save_pretrained(directory)
     SeamlessM4TFeatureExtractor().save_pretrained(directory)
     with torch.device("meta"):

@@ -25,18 +25,23 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from tiny_checkpoints import BIGVGAN, EMOTION_PROTOTYPES, write_reference_clip
+from tiny_checkpoints import (
+    BIGVGAN,
+    CODES,  # GPT codes = the semantic codebook (real: 8192)
+    EMOTION_PROTOTYPES,
+    w2v_bert_config,
+    write_reference_clip,
+)
 
 GPT_WIDTH = 1280
 W2V_WIDTH = 1024
-W2V_LAYERS = 17
-CODES = 512  # semantic codebook = GPT codes (real: 8192)
 BPE_MODEL = Path(__file__).parent / "data" / "tiny_bpe.model"  # 200 pieces, upper-case + CJK
 TEXT_TOKENS = 200
-# BigVGAN's own init (normal, std 0.01) inside, a louder output layer: a random vocoder then makes
-# smooth noise at ~-25 dBFS, where a join that clicks stands out (at 1/sqrt(fan-in) it clips).
+# BigVGAN's own init (normal, std 0.01) inside and a louder output layer: the random vocoder then
+# makes smooth noise (an offset of ~-10k with ~700 RMS on top) where a join that clicks stands out
+# and a WebRTC client hears "speech"; at 1/sqrt(fan-in) everywhere it makes clipped white noise.
 BIGVGAN_STDS = {"ups.": 0.01, "resblocks.": 0.01}
-BIGVGAN_GAINS = {"conv_post.": 4.0}
+BIGVGAN_GAINS = {"conv_post.": 16.0}
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 # Layers upstream wraps in torch.nn.utils.weight_norm (saved as weight_g + weight_v).
 _WEIGHT_NORMED = {
@@ -57,7 +62,7 @@ def config(stop_bias_note: str = "") -> dict:
     """config.yaml of a tiny IndexTTS-2 (the released file's keys)."""
     from tiny_checkpoints import config as config_25
 
-    s2mel = {**config_25()["s2mel"], "reg_loss_type": "l1"}
+    tiny_25 = config_25()
     conformer = {
         "output_size": 64,
         "linear_units": 64,
@@ -87,15 +92,8 @@ def config(stop_bias_note: str = "") -> dict:
             "condition_module": conformer,
             "emo_condition_module": conformer,
         },
-        "semantic_codec": {
-            "codebook_size": CODES,
-            "hidden_size": W2V_WIDTH,
-            "codebook_dim": 8,
-            "vocos_dim": 32,
-            "vocos_intermediate_dim": 64,
-            "vocos_num_layers": 2,
-        },
-        "s2mel": s2mel,
+        "semantic_codec": tiny_25["semantic_codec"],  # same shape as 2.5's codec config
+        "s2mel": {**tiny_25["s2mel"], "reg_loss_type": "l1"},
         "gpt_checkpoint": "gpt.pth",
         "w2v_stat": "wav2vec2bert_stats.pt",
         "s2mel_checkpoint": "s2mel.pth",
@@ -200,18 +198,10 @@ def _s2mel(cfg: dict, seed: int) -> dict:
 
 def _w2v_bert(directory: Path, seed: int) -> None:
     from safetensors.torch import save_file
-    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
+    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
     directory.mkdir(parents=True)
-    cfg = Wav2Vec2BertConfig(
-        hidden_size=W2V_WIDTH,
-        num_hidden_layers=W2V_LAYERS,
-        num_attention_heads=4,
-        intermediate_size=32,
-        output_hidden_size=W2V_WIDTH,
-        conv_depthwise_kernel_size=3,
-        dtype="float32",
-    )
+    cfg = w2v_bert_config()
     cfg.save_pretrained(directory)
     SeamlessM4TFeatureExtractor().save_pretrained(directory)
     weights = _weights(Wav2Vec2BertModel(cfg), seed)

@@ -192,7 +192,7 @@ class IndexTTS2Engine:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise EngineError(
                 f"device {self._device!r} is not available: this torch has no usable CUDA "
-                "(use device cpu, or a CUDA build of torch 2.13.0)"
+                "(use device cpu, or a CUDA build of torch)"
             )
 
     def _load_emotion_model(self) -> EmotionModel | None:
@@ -212,8 +212,8 @@ class IndexTTS2Engine:
         import torch
 
         device, dtype = torch.device(self._models.device).type, self._models.dtype
-        bf16 = torch.amp.autocast(device, enabled=gpt and dtype is not None, dtype=dtype)
-        with self._model_lock, torch.inference_mode(), bf16:
+        half = torch.amp.autocast(device, enabled=gpt and dtype is not None, dtype=dtype)
+        with self._model_lock, torch.inference_mode(), half:
             yield
 
     # ---- text -------------------------------------------------------------------------------

@@ -69,6 +69,16 @@ def _conformer(module: dict) -> ConformerEncoder:
     )
 
 
+def _perceiver(width: int, module: dict, latents: int) -> PerceiverResampler:
+    return PerceiverResampler(
+        width,
+        dim_context=module["output_size"],
+        ff_mult=module["perceiver_mult"],
+        heads=module["attention_heads"],
+        num_latents=latents,
+    )
+
+
 class UnifiedVoiceV2(nn.Module):
     """The v2 GPT, built from the `gpt:` section of IndexTTS-2's config.yaml."""
 
@@ -96,22 +106,10 @@ class UnifiedVoiceV2(nn.Module):
         self.start_text_token, self.stop_text_token = start_text_token, stop_text_token
         self.start_mel_token, self.stop_mel_token = start_mel_token, stop_mel_token
         self.conditioning_encoder = _conformer(condition_module)
-        self.perceiver_encoder = PerceiverResampler(
-            model_dim,
-            dim_context=condition_module["output_size"],
-            ff_mult=condition_module["perceiver_mult"],
-            heads=condition_module["attention_heads"],
-            num_latents=condition_num_latent,
-        )
+        self.perceiver_encoder = _perceiver(model_dim, condition_module, condition_num_latent)
         self.speed_emb = nn.Embedding(2, model_dim)
         self.emo_conditioning_encoder = _conformer(emo_condition_module)
-        self.emo_perceiver_encoder = PerceiverResampler(
-            W2V_WIDTH,
-            dim_context=emo_condition_module["output_size"],
-            ff_mult=emo_condition_module["perceiver_mult"],
-            heads=emo_condition_module["attention_heads"],
-            num_latents=1,
-        )
+        self.emo_perceiver_encoder = _perceiver(W2V_WIDTH, emo_condition_module, 1)
         self.emovec_layer = nn.Linear(W2V_WIDTH, model_dim)
         self.emo_layer = nn.Linear(model_dim, model_dim)
         self.text_embedding = nn.Embedding(number_text_tokens + 1, model_dim)

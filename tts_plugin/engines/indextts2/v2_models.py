@@ -39,6 +39,7 @@ MAX_CLIP_SECONDS = 15  # upstream cuts reference clips here
 # v2: 50 codes/s stretched ×1.72 to 86 mel frames/s.
 MEL_FRAMES_PER_CODE = 1.72
 _GPT_TRAINING_ONLY = ("text_head.",)
+EMOTION_CLIPS = 8  # emotion reference clips whose features stay cached
 
 
 def gpt_layer(gpt_width: int) -> nn.Sequential:
@@ -97,6 +98,7 @@ class IndexTTS2Models:
         self.bigvgan = BigVGAN.from_dir(str(aux["bigvgan"]), self.device).eval()
 
         self.text = BpeText(root / cfg.dataset["bpe_model"])
+        self._emotion_clips: dict[tuple, torch.Tensor] = {}
         sizes = list(cfg.emo_num)
         self.emo_matrix = torch.split(
             torch.load(root / cfg.emo_matrix, map_location=self.device), sizes
@@ -160,7 +162,12 @@ class IndexTTS2Models:
         )
 
     def emotion_features(self, clip: Path, key: tuple) -> torch.Tensor:
-        return self.w2v_features(_load(clip, 16000))
+        """Cached by the clip's key (path, mtime); the oldest of `EMOTION_CLIPS` goes first."""
+        if key not in self._emotion_clips:
+            self._emotion_clips[key] = self.w2v_features(_load(clip, 16000))
+            while len(self._emotion_clips) > EMOTION_CLIPS:
+                self._emotion_clips.pop(next(iter(self._emotion_clips)))
+        return self._emotion_clips[key]
 
     def emotion_vector(self, voice: Voice, emotion_features, alpha: float) -> torch.Tensor:
         base = self.gpt.emotion_vector(voice.speaker_features)
