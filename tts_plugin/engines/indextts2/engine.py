@@ -278,13 +278,13 @@ class IndexTTS2Engine:
         if emotion.mode == "description":
             emotion = self._describe(emotion)
         models = self._models
-        with self._model_call(gpt=True):
-            if emotion.mode == "reference":
-                clip = emotion.reference_audio
+        features, alpha = voice.own_emotion, 1.0
+        if emotion.mode == "reference":
+            clip = emotion.reference_audio
+            with self._model_call():  # w2v-BERT in full precision, as upstream runs it
                 features = models.emotion_features(clip, _clip_key(clip))
-                alpha = 1.0 if emotion.intensity is None else emotion.intensity
-            else:
-                features, alpha = voice.own_emotion, 1.0
+            alpha = 1.0 if emotion.intensity is None else emotion.intensity
+        with self._model_call(gpt=True):
             base = models.emotion_vector(voice, features, alpha)
             weights = emotion.model_vector()
             if weights is not None and any(weights):
