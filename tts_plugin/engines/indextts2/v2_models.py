@@ -22,6 +22,7 @@ from indextts25.s2mel.modules.commons import MyModel
 from indextts25.utils.checkpoint import fold_weight_norm
 from indextts25.utils.common import kaldi_fbank, resample
 from indextts25.utils.nemo_tn import normalize_text
+from loguru import logger
 from omegaconf import OmegaConf
 from safetensors import safe_open
 from torch import nn
@@ -123,11 +124,11 @@ class IndexTTS2Models:
     def segments(self, text: str, language: str, first: int, rest: int, normalize: bool) -> list:
         if normalize:
             text = normalize_text(text, language)
-        return [
-            torch.tensor([ids], dtype=torch.int32, device=self.device)
-            for ids in self.text.segments(text, rest, first)
-            if ids
-        ]
+        segments = [ids for ids in self.text.segments(text, rest, first) if ids]
+        if any(self.text.unknown_id in ids for ids in segments):
+            # As upstream: say so, and speak the rest (the model hears an unknown token there).
+            logger.warning(f"IndexTTS-2's vocabulary lacks some characters of {text[:80]!r}")
+        return [torch.tensor([ids], dtype=torch.int32, device=self.device) for ids in segments]
 
     # ---- conditioning -----------------------------------------------------------------------
 
