@@ -1,7 +1,8 @@
 """Inline emotion tags an LLM writes at a sentence start, e.g. `[sad] I'm sorry to hear that.`
 
-A tag is a bracketed preset name with an optional intensity (`[happy]`, `[sad:0.5]`). Any bracketed
-word at the start is removed so it is never spoken; only known presets change the emotion.
+A tag is a bracketed preset name with an optional intensity (`[happy]`, `[sad:0.5]`). Small LLMs
+also invent tags (`[sirNews:0.6]`) and put them mid-sentence: every bracketed word anywhere in the
+text is removed so it is never spoken; only known presets at the start change the emotion.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from loguru import logger
 from tts_plugin.emotion import PRESETS, Emotion, EmotionError
 
 _TAG = re.compile(r"^\s*\[\s*([A-Za-z][A-Za-z _-]{0,23}?)\s*(?::\s*([0-9]*\.?[0-9]+))?\s*\]\s*")
+_ANY_TAG = re.compile(r"\s*\[\s*[A-Za-z][A-Za-z _-]{0,23}?\s*(?::\s*[0-9]*\.?[0-9]+)?\s*\]")
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class TaggedText:
 
 
 def split_emotion_tag(text: str) -> TaggedText:
-    """Remove a leading `[tag]` (or several) from `text` and read the last one as an emotion."""
+    """Remove every `[tag]` from `text`; read the last of the leading ones as an emotion."""
     emotion: Emotion | None = None
     tag: str | None = None
     while match := _TAG.match(text):
@@ -41,6 +43,9 @@ def split_emotion_tag(text: str) -> TaggedText:
             emotion = Emotion(preset=name, intensity=level)
         except EmotionError as e:
             logger.debug(f"Ignoring emotion tag {tag}: {e}")
+    if _ANY_TAG.search(text):
+        logger.debug(f"Removing tags inside {text!r}")
+        text = _ANY_TAG.sub("", text)
     return TaggedText(text=text, emotion=emotion, tag=tag)
 
 

@@ -30,10 +30,23 @@ def test_several_tags_last_known_wins():
     assert (tagged.text, tagged.emotion) == ("Stop.", Emotion(preset="angry"))
 
 
-def test_text_without_a_leading_tag_is_untouched():
-    for text in ("Hello [sad] world.", "[1] is a footnote", "[]", "No tags."):
+def test_text_without_tags_is_untouched():
+    for text in ("[1] is a footnote", "[]", "No tags.", "A [1.5] ratio."):
         tagged = split_emotion_tag(text)
         assert (tagged.text, tagged.emotion, tagged.tag) == (text, None, None)
+
+
+def test_tags_inside_a_sentence_are_never_spoken_and_set_no_emotion():
+    for text, spoken in [
+        ("Hello [sad] world.", "Hello world."),
+        ("The news [sirNews:0.6] is good.", "The news is good."),
+        ("Done[happy].", "Done."),
+        ("[calm] Well [excited:0.9], that [ laughs ] is fun.", "Well, that is fun."),
+    ]:
+        tagged = split_emotion_tag(text)
+        assert tagged.text == spoken
+    assert split_emotion_tag("Hello [sad] world.").emotion is None
+    assert split_emotion_tag("[calm] Well [excited] ok.").emotion == Emotion(preset="calm")
 
 
 def test_instructions_name_every_preset():
