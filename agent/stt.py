@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import shutil
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 from loguru import logger
 from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
@@ -72,18 +76,93 @@ def _package_data(module: str) -> Path:
 
 
 class _FastTranscriber:
-    """A shared WhisperModel whose `transcribe` uses the profile's beam size and no temperature
-    fallback: a short utterance costs ~1.7x less with beam 1, and fallback loops can take minutes."""
+    """A shared WhisperModel that transcribes a spoken turn on a window fitted to it.
+
+    faster-whisper pads every utterance to Whisper's 30 s window, so a 2 s question costs the
+    encoder as much as 30 s of audio. CTranslate2's encoder accepts fewer frames and its cost
+    follows them (tiny.en: ~18 ms at 500 frames against ~330 ms at 3000), so a turn is encoded on
+    its own frames plus 256 of padding, never fewer than 1000 (shorter windows changed words).
+    Decoding is greedy-or-beam per profile, without timestamps, bounded by the audio's length. A
+    decode that looks like a loop (compression ratio > 2.4, or the length bound reached), audio
+    over 25 s and prompted requests go through faster-whisper's own full-window `transcribe`.
+    """
+
+    MIN_FRAMES = 1000
+    PADDING_FRAMES = 256
+    MAX_SECONDS = 25.0
+    LOOP_COMPRESSION = 2.4
 
     def __init__(self, model: Any, beam_size: int):
         self._model = model
         self._beam_size = beam_size
         self.supported_languages = getattr(model, "supported_languages", None)
+        self._tokenizers: dict[str, Tokenizer] = {}
 
-    def transcribe(self, audio, **kwargs):
+    def transcribe(self, audio, language=None, hotwords=None, initial_prompt=None, **kwargs):
+        seconds = len(audio) / 16000
+        if initial_prompt or kwargs or seconds > self.MAX_SECONDS:
+            return self._full(audio, language, hotwords, initial_prompt, **kwargs)
+        model = self._model
+        features = model.feature_extractor(audio)
+        frames = min(3000, max(self.MIN_FRAMES, features.shape[-1] + self.PADDING_FRAMES))
+        window = np.zeros((features.shape[0], frames), np.float32)
+        window[:, : min(frames, features.shape[-1])] = features[:, :frames]
+        encoded = model.encode(window)
+        if language is None and model.model.is_multilingual:
+            language = model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer = self._tokenizer(language or "en")
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=hotwords)
+        limit = min(model.max_length // 2, 16 + int(seconds * 8))  # speech is ~3-5 tokens/s
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self._beam_size,
+            max_length=limit,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = result.sequences_ids[0]
+        text = tokenizer.decode(tokens).strip()
+        if (
+            len(tokens) >= limit - len(prompt)
+            or (text and get_compression_ratio(text) > self.LOOP_COMPRESSION)
+            or _repeats_itself(text)
+        ):
+            logger.debug(f"Whisper short window looped on {text[:60]!r}; full window instead")
+            return self._full(audio, language, hotwords, initial_prompt)
+        segment = SimpleNamespace(text=f" {text}", no_speech_prob=result.no_speech_prob)
+        info = SimpleNamespace(language=language or "en", duration=seconds)
+        return [segment] if text else [], info
+
+    def _tokenizer(self, language: str):
+        if language not in self._tokenizers:
+            model = self._model
+            self._tokenizers[language] = Tokenizer(
+                model.hf_tokenizer,
+                model.model.is_multilingual,
+                task="transcribe",
+                language=language,
+            )
+        return self._tokenizers[language]
+
+    def _full(self, audio, language, hotwords, initial_prompt, **kwargs):
         kwargs.setdefault("beam_size", self._beam_size)
         kwargs.setdefault("temperature", 0.0)
-        return self._model.transcribe(audio, **kwargs)
+        segments, info = self._model.transcribe(
+            audio, language=language, hotwords=hotwords, initial_prompt=initial_prompt, **kwargs
+        )
+        return list(segments), info
+
+
+def _repeats_itself(text: str) -> bool:
+    """ "Hello? Hello?": the whole text is one phrase said again, Whisper's way of looping on a
+    short window (the full window then decides; a real "No, no." costs only that re-run)."""
+    words = re.findall(r"\w+", text.lower())
+    return any(
+        len(words) % size == 0 and words == words[:size] * (len(words) // size)
+        for size in range(1, len(words) // 2 + 1)
+    )
 
 
 class SharedWhisperSTTService(WhisperSTTService):

@@ -8,17 +8,21 @@ client that plays recorded questions as its microphone and records what it hears
   frame above the speech threshold arrives.
 - barge-in: the bot is speaking (`speak` of a long text); the user starts talking → the bot's audio at
   the client goes silent (and stays silent until the user has finished).
-Prints medians and p90s as Markdown.
+Prints medians and p90s as Markdown, and the agent's own per-stage metrics over the voice-to-voice
+turns (Pipecat's TTFB and processing-time metrics from its log): VAD stop → transcript (STT TTFB),
+the transcription itself, transcript → first LLM token, first sentence → first TTS audio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +52,33 @@ STORY = (
     "full of silver fish for his neighbours, who loved him dearly."
 )
 INTERRUPTIONS = ["Wait, stop please.", "Hold on a second.", "Sorry, one question."]
+
+
+_METRIC = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) .* - (\w+)#\d+ (TTFB|processing time): ([0-9.]+)s$"
+)
+STAGES = [
+    ("STT: VAD stop → transcript", "STTService", "TTFB"),
+    ("STT: transcription itself", "STTService", "processing time"),
+    ("LLM: first token", "LLMService", "TTFB"),
+    ("TTS: first audio", "TTSService", "TTFB"),
+]
+
+
+def stage_breakdown(log: Path, since: datetime, until: datetime) -> dict[str, list[float]]:
+    """The agent's Pipecat metrics between two wall-clock times, per stage."""
+    values: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
+    for line in log.read_text(errors="replace").splitlines():
+        match = _METRIC.match(line)
+        if not match:
+            continue
+        at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S.%f")
+        if not since <= at <= until:
+            continue
+        for name, service, kind in STAGES:
+            if match.group(2).endswith(service) and match.group(3) == kind:
+                values[name].append(float(match.group(4)))
+    return values
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,7 +141,9 @@ async def run(turns: int, overrides: list[str]) -> None:
         client = VoiceClient(agent.url)
         await client.connect()
         await asyncio.sleep(1.0)
+        since = datetime.now()
         v2v = await voice_to_voice(client, voices, turns)
+        stages = stage_breakdown(log, since, datetime.now())
         barge = await barge_in(client, voices, turns)
         await client.close()
     finally:
@@ -120,6 +153,11 @@ async def run(turns: int, overrides: list[str]) -> None:
     print("| --- | --- | --- | --- | --- |")
     print(summary("voice-to-voice", v2v))
     print(summary("barge-in", barge))
+    print("\n| inside the agent, voice-to-voice turns | n | median (ms) | p90 (ms) | range (ms) |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, values in stages.items():
+        if values:
+            print(summary(name, values))
 
 
 def main() -> None:
