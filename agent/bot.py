@@ -11,7 +11,6 @@ import asyncio
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -42,6 +41,7 @@ from agent.faults import FaultAnnouncer
 from agent.liveness import watch_peer
 from agent.runtime import AgentRuntime
 from agent.stt import create_stt
+from agent.vad import HysteresisSileroVADAnalyzer
 from tts_plugin.service import IndexTTS2TTSService
 
 AUDIO_IN_SAMPLE_RATE = 16000
@@ -78,6 +78,8 @@ def create_tts(config: AgentConfig, runtime: AgentRuntime) -> IndexTTS2TTSServic
             voice=tts.voice,
             inline_emotion=tts.inline_emotion,
         ),
+        # The LLM is bounded by llm.max_tokens: a reply cut mid-sentence ends at its last sentence.
+        drop_unfinished_tail=True,
     )
 
 
@@ -107,13 +109,14 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
     stt = create_stt(config)
     llm = create_llm(config, runtime)
     tts = create_tts(config, runtime)
-    vad = SileroVADAnalyzer(
+    vad = HysteresisSileroVADAnalyzer(
+        start_min_volume=config.turns.vad_start_min_volume,
         params=VADParams(
             confidence=config.turns.vad_confidence,
             start_secs=config.turns.vad_start_secs,
             stop_secs=config.turns.vad_stop_secs,
             min_volume=config.turns.vad_min_volume,
-        )
+        ),
     )
     context = LLMContext(messages=[{"role": "system", "content": runtime.system_prompt}])
     aggregators = LLMContextAggregatorPair(

@@ -96,15 +96,20 @@ class TTSConfig(_Section):
 
 class TurnConfig(_Section):
     # Pipecat's default start (0.2 s) needs 0.2 s of *unbroken* speech: "Wait, stop..." was only
-    # heard at "stop", 0.65 s in; 0.12 s heard it after 0.2 s. A lower min_volume starts sooner
-    # still but also hears a sentence's quiet tail as speech, which delays the end of every turn.
-    vad_start_secs: float = Field(0.12, ge=0.05, le=2.0)
+    # heard at "stop", 0.65 s in; 0.096 s (three Silero windows) with the lower entry floor below
+    # hears it 140-180 ms after its onset (0.12 s and floor 0.6: 260-580 ms; docs/benchmarks.md).
+    vad_start_secs: float = Field(0.096, ge=0.05, le=2.0)
     vad_stop_secs: float = Field(0.2, ge=0.05, le=2.0)
     vad_confidence: float = Field(0.7, ge=0.0, le=1.0)
     vad_min_volume: float = Field(0.6, ge=0.0, le=1.0)
+    # The floor to *enter* speech (agent/vad.py): lower starts barge-in sooner at a quiet onset
+    # without making the end of a turn late (vad_min_volume still decides when speech stops).
+    vad_start_min_volume: float = Field(0.35, ge=0.0, le=1.0)
     # "silence": the turn ends `silence_secs` after speech stops; "smart_turn": Smart Turn v3 decides.
     stop: Literal["silence", "smart_turn"] = "silence"
-    silence_secs: float = Field(0.3, ge=0.0, le=5.0)
+    # After VAD stop (itself vad_stop_secs after the last word): with the short-window Whisper the
+    # transcript lands ~0.14 s after VAD stop, so a longer wait only delays the answer.
+    silence_secs: float = Field(0.15, ge=0.0, le=5.0)
     smart_turn_stop_secs: float = Field(2.0, ge=0.2, le=10.0)
     # "vad": any speech interrupts at once; "min_words": while the bot talks, only `min_words`
     # transcribed words do (a short "mhm" does not) — slower, as it waits for the transcript.

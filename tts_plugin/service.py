@@ -27,10 +27,11 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import NOT_GIVEN, NotGiven, TTSSettings, is_given
-from pipecat.services.tts_service import TTSService
+from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.tracing.service_decorators import traced_tts
 
+from tts_plugin.clause_aggregator import FirstClauseTextAggregator
 from tts_plugin.emotion import Emotion, EmotionError
 from tts_plugin.emotion_tags import split_emotion_tag
 from tts_plugin.engine import (
@@ -78,12 +79,25 @@ class IndexTTS2TTSService(TTSService):
     Settings = IndexTTS2TTSSettings
     _settings: Settings
 
-    def __init__(self, *, engine: TTSEngine, settings: Settings | None = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        engine: TTSEngine,
+        settings: Settings | None = None,
+        first_clause_words: int | None = 4,
+        drop_unfinished_tail: bool = False,
+        **kwargs,
+    ):
         """Create the service.
 
         Args:
             engine: The speech backend (`EmbeddedEngine`, `IndexTTS2Engine`, `RemoteEngine`, ...).
             settings: Runtime-updatable settings; unset fields take the defaults.
+            first_clause_words: Speak a reply's first clause (at a comma, semicolon, colon or
+                dash) once it has this many words, before its sentence ends; None waits for
+                whole sentences.
+            drop_unfinished_tail: Do not speak a reply's last words if they end without sentence
+                punctuation after a whole sentence (an LLM cut by its token limit).
             **kwargs: Passed to `TTSService` (e.g. `sample_rate`, `text_transforms`).
 
         Raises:
@@ -114,6 +128,15 @@ class IndexTTS2TTSService(TTSService):
             settings=default_settings,
             **kwargs,
         )
+        if self._text_aggregation_mode == TextAggregationMode.SENTENCE:
+            # Pipecat 1.14's TTSService builds its sentence aggregator itself, with no parameter
+            # to pass another, so the first-clause one replaces it here.
+            self._text_aggregator = FirstClauseTextAggregator(
+                min_words=first_clause_words,
+                drop_unfinished_tail=drop_unfinished_tail,
+                aggregation_type=self._text_aggregation_mode,
+                language=self._text_aggregator.language,
+            )
         self._engine = engine
         self._check_settings(self._settings)
         self._settings.emotion = Emotion.parse(self._settings.emotion)

@@ -1,0 +1,158 @@
+"""Answer quality of the agent's LLM on everyday spoken questions, scored by a written rubric.
+
+    python benchmarks/answer_quality.py [--set llm.system_prompt=... --set llm.max_tokens=...]
+
+Starts the profile's local llama.cpp server (the embedded profile: SmolLM2-135M), asks each of the
+fixed questions below in a fresh conversation with the agent's own system prompt and sampling, and
+passes the reply through what the agent does before speaking it (emotion tags removed anywhere, an
+unfinished tail after whole sentences dropped). Each spoken reply is scored 0 or 1 on:
+- on topic: it contains one of the question's expected words (a lenient, mechanical check);
+- complete: non-empty and ends with sentence punctuation (nothing cut mid-sentence is spoken);
+- grounded: no invented self-reference ("my services", "our company", "as an AI", "I am a…
+  assistant trained by…") and no reply to a question the user did not ask;
+- fits speech: 3 to 60 words, no lists, markdown, emojis or URLs.
+Prints a Markdown table per category and overall, with the first-token and whole-reply times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import time
+
+import aiohttp
+
+from agent.config import load_config
+from agent.llm_server import LlamaServer
+from agent.runtime import system_prompt
+from tts_plugin.emotion_tags import split_emotion_tag
+
+# (category, question, words any of which an on-topic answer contains)
+QUESTIONS = [
+    ("fact", "What is the capital of France?", ["paris"]),
+    ("fact", "How many days are there in a week?", ["seven", "7"]),
+    ("fact", "What colour is the sky on a clear day?", ["blue"]),
+    ("fact", "Where do penguins live?", ["antarctic", "south", "cold", "ice", "ocean"]),
+    ("fact", "What do bees make?", ["honey"]),
+    ("fact", "Which planet do we live on?", ["earth"]),
+    ("fact", "What is two plus two?", ["four", "4"]),
+    ("fact", "What is the opposite of hot?", ["cold"]),
+    ("small talk", "Hi, how are you today?", ["good", "well", "great", "fine", "thank"]),
+    ("small talk", "What is your favourite colour?", ["colour", "color", "blue", "green", "red"]),
+    ("small talk", "Do you like music?", ["music", "song", "listen"]),
+    ("small talk", "Good morning!", ["morning", "hello", "hi", "good"]),
+    ("small talk", "What should I cook for dinner?", ["pasta", "soup", "salad", "chicken", "rice",
+                                                      "dinner", "cook", "try", "vegetable"]),
+    ("small talk", "Can you recommend a good book?", ["book", "read", "novel"]),
+    ("feelings", "I lost my job today.", ["sorry", "hard", "difficult", "tough", "job"]),
+    ("feelings", "I feel a bit lonely tonight.", ["sorry", "alone", "lonely", "here", "talk"]),
+    ("feelings", "I just passed my exam!", ["congratulations", "great", "well done", "proud",
+                                            "exam", "wonderful"]),
+    ("feelings", "My cat is sick.", ["sorry", "vet", "cat", "hope"]),
+    ("feelings", "I am so tired today.", ["rest", "sleep", "tired", "break"]),
+    ("feelings", "I'm nervous about tomorrow.", ["nervous", "okay", "fine", "breath", "worry",
+                                                "tomorrow", "prepare"]),
+    ("story", "Tell me a very short story about a dragon.", ["dragon"]),
+    ("story", "Tell me a short bedtime story.", ["once", "night", "sleep", "little"]),
+    ("story", "Tell me a joke.", ["why", "because", "what"]),
+    ("story", "Describe the sea in one sentence.", ["sea", "water", "wave", "blue"]),
+    ("instruction", "How do I boil an egg?", ["water", "boil", "minutes"]),
+    ("instruction", "How can I fall asleep faster?", ["sleep", "bed", "screen", "relax", "breath"]),
+    ("instruction", "Give me one tip to save money.", ["save", "budget", "spend", "money"]),
+    ("instruction", "How do I make a cup of tea?", ["water", "tea", "boil", "bag", "leaves"]),
+    ("instruction", "Say hello in Spanish.", ["hola"]),
+    ("instruction", "What should I pack for a beach day?", ["sunscreen", "towel", "water", "hat"]),
+]  # fmt: skip
+_INVENTED = re.compile(
+    r"\b(my services|our (company|services|team)|as an ai|language model|trained by|"
+    r"i am an? (ai|assistant|chatbot)|your (order|account)|the company's)\b",
+    re.IGNORECASE,
+)
+_NOT_SPEECH = re.compile(r"(^\s*[-*\d]+[.)]\s)|[#*_`]|https?://|[\U0001F300-\U0001FAFF]", re.M)
+
+
+def spoken(reply: str) -> str:
+    """What the agent would say: tags removed anywhere, an unfinished tail dropped."""
+    text = " ".join(split_emotion_tag(p).text for p in re.split(r"(?<=[.!?])\s+", reply.strip()))
+    sentences = re.findall(r"[^.!?]*[.!?]+[\"')\]]*", text)
+    finished = "".join(sentences).strip()
+    return finished if finished else text.strip()
+
+
+def score(reply: str, expected: list[str]) -> dict[str, int]:
+    text = reply.lower()
+    words = re.findall(r"[\w']+", text)
+    return {
+        "on topic": int(any(w in text for w in expected)),
+        "complete": int(bool(reply) and reply.rstrip("\"')]").endswith((".", "!", "?"))),
+        "grounded": int(not _INVENTED.search(reply)),
+        "fits speech": int(3 <= len(words) <= 60 and not _NOT_SPEECH.search(reply)),
+    }
+
+
+async def ask(session, url: str, config, question: str) -> tuple[str, float, float]:
+    body = {
+        "model": config.llm.model,
+        "messages": [
+            {"role": "system", "content": system_prompt(config)},
+            {"role": "user", "content": question},
+        ],
+        "max_tokens": config.llm.max_tokens,
+        "temperature": config.llm.temperature,
+        "stream": True,
+    }
+    started, first, parts = time.perf_counter(), None, []
+    async with session.post(f"{url}/chat/completions", json=body) as response:
+        async for line in response.content:
+            line = line.decode().strip()
+            if not line.startswith("data:") or line.endswith("[DONE]"):
+                continue
+            delta = json.loads(line[5:])["choices"][0]["delta"].get("content") or ""
+            if delta and first is None:
+                first = time.perf_counter() - started
+            parts.append(delta)
+    return "".join(parts), first or 0.0, time.perf_counter() - started
+
+
+async def run(overrides: list[str]) -> None:
+    config = load_config("embedded", overrides, environ={})
+    server = LlamaServer(config.llm)
+    await server.start()
+    rows = []
+    try:
+        async with aiohttp.ClientSession() as session:
+            for category, question, expected in QUESTIONS:
+                reply, first, total = await ask(session, server.base_url, config, question)
+                said = spoken(reply)
+                rows.append((category, question, said, score(said, expected), first, total))
+                print(f"- {question} → {said!r}", flush=True)
+    finally:
+        await server.stop()
+    criteria = list(rows[0][3])
+    print(f"\noverrides: {' '.join(overrides) or '(none)'}\n")
+    print("| category | n | " + " | ".join(criteria) + " | all four |")
+    print("| --- | --- | " + " | ".join("---" for _ in criteria) + " | --- |")
+    for category in [*dict.fromkeys(r[0] for r in rows), "all"]:
+        picked = [r for r in rows if category in ("all", r[0])]
+        cells = [f"{sum(r[3][c] for r in picked)}/{len(picked)}" for c in criteria]
+        perfect = sum(all(r[3].values()) for r in picked)
+        print(
+            f"| {category} | {len(picked)} | " + " | ".join(cells) + f" | {perfect}/{len(picked)} |"
+        )
+    firsts = [r[4] for r in rows]
+    totals = [r[5] for r in rows]
+    print(f"\nfirst token median {statistics.median(firsts) * 1000:.0f} ms, "
+          f"whole reply median {statistics.median(totals) * 1000:.0f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    asyncio.run(run(parser.parse_args().set))
+
+
+if __name__ == "__main__":
+    main()
