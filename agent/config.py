@@ -175,4 +175,10 @@ def _set(data: dict[str, Any], dotted: str, raw: str, origin: str) -> None:
     target = data.setdefault(section, {})
     if not isinstance(target, dict):
         raise ConfigError(f"{origin}: {section} is not a section")
-    target[key] = yaml.safe_load(raw) if raw != "" else None
+    try:
+        target[key] = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or "not a YAML value"
+        raise ConfigError(
+            f"{origin}: {problem}; quote text with ':' or '#' in it, e.g. key='a: b'"
+        ) from None

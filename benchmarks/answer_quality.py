@@ -8,8 +8,8 @@ passes the reply through what the agent does before speaking it (emotion tags re
 unfinished tail after whole sentences dropped). Each spoken reply is scored 0 or 1 on:
 - on topic: it contains one of the question's expected words (a lenient, mechanical check);
 - complete: non-empty and ends with sentence punctuation (nothing cut mid-sentence is spoken);
-- grounded: no invented self-reference ("my services", "our company", "as an AI", "I am a…
-  assistant trained by…") and no reply to a question the user did not ask;
+- grounded: no invented self-reference ("my services", "our company", "as an AI", "I just lost my
+  job", "I'm a music-loving person"), no refusal to talk, no condolences for a loss nobody had;
 - fits speech: 3 to 60 words, no lists, markdown, emojis or URLs.
 Prints a Markdown table per category and overall, with the first-token and whole-reply times.
 """
@@ -68,7 +68,10 @@ QUESTIONS = [
 ]  # fmt: skip
 _INVENTED = re.compile(
     r"\b(my services|our (company|services|team)|as an ai|language model|trained by|"
-    r"i am an? (ai|assistant|chatbot)|your (order|account)|the company's)\b",
+    r"i am an? (ai|assistant|chatbot)|your (order|account)|the company's|"
+    # a human life the assistant does not have, or a refusal to talk
+    r"i (just )?lost my|my own (music|songs|family)|i'?m an? [\w-]+ person|i'?m not available|"
+    r"i love (creating|performing)|sorry for your loss|sorry for any mistakes)\b",
     re.IGNORECASE,
 )
 _NOT_SPEECH = re.compile(r"(^\s*[-*\d]+[.)]\s)|[#*_`]|https?://|[\U0001F300-\U0001FAFF]", re.M)

@@ -41,3 +41,10 @@ def test_the_agent_refuses_missing_checkpoints_with_a_message(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "IndexTTS model dir not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_set_value_that_is_not_yaml_is_a_clear_error_and_quoting_works():
+    with pytest.raises(ConfigError, match="--set llm.system_prompt=.*quote text"):
+        load_config("embedded", ["llm.system_prompt=Be brief: User: hi Ada: hello"], environ={})
+    quoted = load_config("embedded", ["llm.system_prompt='Be brief: say hi.'"], environ={})
+    assert quoted.llm.system_prompt == "Be brief: say hi."
