@@ -167,7 +167,7 @@ async def test_interruption_stops_the_engine_within_one_chunk_and_next_turn_work
         Pipeline([clock, tts]),
         frames_to_send=[
             TTSSpeakFrame("A long sentence that will be cut off."),
-            SleepFrame(0.25),
+            SleepFrame(0.5),  # well into the 1.6 s sentence, even on a loaded machine
             InterruptionFrame(),
             SleepFrame(0.3),
             TTSSpeakFrame("Next turn."),

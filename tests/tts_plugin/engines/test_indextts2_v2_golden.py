@@ -129,7 +129,7 @@ def test_every_emotion_mode_matches(engine, models, voice, golden, tmp_path):
 
 
 def decoder(models, golden) -> CodeDecoder:
-    tokens = torch.tensor([golden["gpt_text_ids"]], dtype=torch.int32)
+    tokens = t(golden["gpt_text_ids"]).to(torch.int32)[None]
     conditioning = models.gpt.conditioning(t(golden["speaker_latents"]), t(golden["emotion_own"]))
     return CodeDecoder(models.gpt, conditioning, tokens)
 
@@ -159,7 +159,7 @@ def test_greedy_codes_and_their_latents_match(models, golden):
         conditioning = models.gpt.conditioning(
             t(golden["speaker_latents"]), t(golden["emotion_own"])
         )
-        tokens = torch.tensor([golden["gpt_text_ids"]], dtype=torch.int32)
+        tokens = t(golden["gpt_text_ids"]).to(torch.int32)[None]
         second = models.gpt.teacher_forced_latents(conditioning, tokens, torch.tensor([codes]))
         close(second, golden["latents"])
 
