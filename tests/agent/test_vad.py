@@ -18,9 +18,7 @@ def states(analyzer, audio: np.ndarray) -> list[VADState]:
     """The VAD state after each 20 ms chunk (as the transport feeds it)."""
     analyzer.set_sample_rate(16000)
     pcm = audio.astype(np.int16).tobytes()
-    return [
-        analyzer._run_analyzer(pcm[i : i + 2 * CHUNK]) for i in range(0, len(pcm), 2 * CHUNK)
-    ]
+    return [analyzer._run_analyzer(pcm[i : i + 2 * CHUNK]) for i in range(0, len(pcm), 2 * CHUNK)]
 
 
 def first(seen: list[VADState], state: VADState, after: int = 0) -> int:
@@ -35,7 +33,9 @@ def test_a_quiet_onset_starts_sooner_and_the_turn_still_ends_on_time(speech):
     plain = states(SileroVADAnalyzer(params=VADParams(min_volume=0.6, **params)), audio)
     low = states(SileroVADAnalyzer(params=VADParams(min_volume=0.3, **params)), audio)
     both = states(
-        HysteresisSileroVADAnalyzer(start_min_volume=0.3, params=VADParams(min_volume=0.6, **params)),
+        HysteresisSileroVADAnalyzer(
+            start_min_volume=0.3, params=VADParams(min_volume=0.6, **params)
+        ),
         audio,
     )
     start = first(both, VADState.SPEAKING)

@@ -50,7 +50,10 @@ async def test_every_reply_and_every_interruption_starts_over():
     async for _ in text.aggregate("Never mind this"):
         pass
     await text.handle_interruption()
-    assert await feed(text, tokens("Well then my friend, we go.")) == ["Well then my friend,", "we go."]
+    assert await feed(text, tokens("Well then my friend, we go.")) == [
+        "Well then my friend,",
+        "we go.",
+    ]
 
 
 async def test_token_mode_passes_tokens_through():
