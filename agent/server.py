@@ -8,6 +8,8 @@ past that a new offer gets 503 with `Retry-After` rather than a session that can
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -67,18 +69,33 @@ class PatchRequest(BaseModel):
 
 
 class SessionRegistry:
-    """The running sessions, keyed by peer connection id."""
+    """The running sessions, keyed by peer connection id, and the slots held for offers still
+    negotiating (an offer awaits its WebRTC handshake: counting only running sessions let eight
+    simultaneous offers through a cap of four)."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self._tasks: dict[str, asyncio.Task] = {}
+        self._reserved = 0
 
     def __len__(self) -> int:
         return len(self._tasks)
 
     @property
     def full(self) -> bool:
-        return len(self._tasks) >= self.limit
+        return len(self._tasks) + self._reserved >= self.limit
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Hold a slot while an offer negotiates (False: none free); `start` within takes it."""
+        if self.full:
+            yield False
+            return
+        self._reserved += 1
+        try:
+            yield True
+        finally:
+            self._reserved -= 1
 
     def __contains__(self, pc_id: object) -> bool:
         return pc_id in self._tasks
@@ -134,8 +151,11 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
     @app.post("/api/offer", response_model=AnswerResponse)
     async def offer(request: OfferRequest) -> Any:
         """Answer a WebRTC offer; a new peer starts a voice session."""
-        is_new = request.pc_id is None or request.pc_id not in sessions
-        if is_new and sessions.full:
+        if request.pc_id is not None and request.pc_id in sessions:
+            return await answer(request)  # renegotiation of a running session
+        with sessions.slot() as free:
+            if free:
+                return await answer(request)
             return JSONResponse(
                 status_code=503,
                 content={
@@ -144,6 +164,8 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
                 },
                 headers={"Retry-After": str(RETRY_AFTER_SECS)},
             )
+
+    async def answer(request: OfferRequest) -> Any:
         if not looks_like_sdp(request.sdp):
             raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0 and an m= line)")
 

@@ -227,6 +227,22 @@ async def test_sessions_are_capped_and_freed_when_clients_leave(running_agent):
     assert running_agent.health()["sessions"] == 0
 
 
+async def test_the_cap_holds_when_offers_arrive_at_once(running_agent):
+    clients = [VoiceClient(running_agent.url) for _ in range(6)]
+    results = await asyncio.gather(*(c.connect() for c in clients), return_exceptions=True)
+    try:
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert len(refused) == 4 and all("503" in str(r) for r in refused), results
+        assert running_agent.health()["sessions"] == 2
+    finally:
+        for client in clients:
+            await client.close()
+    deadline = time.monotonic() + 20
+    while running_agent.health()["sessions"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert running_agent.health()["sessions"] == 0
+
+
 async def test_llm_server_killed_mid_call_the_bot_apologises_and_recovers(
     running_agent, speech, whisper
 ):
