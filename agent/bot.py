@@ -38,7 +38,7 @@ from pipecat.workers.runner import WorkerRunner
 from agent.config import AgentConfig, TurnConfig
 from agent.emotion_control import EmotionControl
 from agent.faults import FaultAnnouncer
-from agent.liveness import watch_peer
+from agent.liveness import AudioArrivals, watch_peer
 from agent.runtime import AgentRuntime
 from agent.stt import create_stt
 from agent.vad import HysteresisSileroVADAnalyzer
@@ -125,9 +125,11 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
             vad_analyzer=vad, user_turn_strategies=turn_strategies(config.turns)
         ),
     )
+    arrivals = AudioArrivals()
     pipeline = Pipeline(
         [
             transport.input(),
+            arrivals,
             stt,
             aggregators.user(),
             llm,
@@ -154,7 +156,7 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
         logger.info(f"Peer {connection.pc_id} left; ending its session")
         await worker.cancel(reason="peer disconnected")
 
-    watchdog = asyncio.create_task(watch_peer(connection, worker))
+    watchdog = asyncio.create_task(watch_peer(connection, worker, arrivals))
     try:
         await WorkerRunner(handle_sigint=False).run(worker)
     finally:

@@ -144,8 +144,11 @@ class RTVIError(RuntimeError):
 class VoiceClient:
     """One WebRTC session with the agent."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, *, pings: bool = True):
+        """`pings=False` behaves like a plain SmallWebRTC peer (an aiortc script, another SDK)
+        that never pings over the data channel."""
         self.base_url = base_url.rstrip("/")
+        self._pings = pings
         self.pc = RTCPeerConnection()
         self.mic = MicrophoneTrack()
         self.recording = Recording()
@@ -178,7 +181,8 @@ class VoiceClient:
                 raise RuntimeError(f"offer refused ({response.status}): {body}")
         self.pc_id = body["pc_id"]
         await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], body["type"]))
-        self._tasks.append(asyncio.create_task(self._ping()))
+        if self._pings:
+            self._tasks.append(asyncio.create_task(self._ping()))
         await asyncio.wait_for(self._bot_ready.wait(), timeout)
 
     def _on_track(self, track) -> None:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -225,6 +227,41 @@ async def test_sessions_are_capped_and_freed_when_clients_leave(running_agent):
     while running_agent.health()["sessions"] and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert running_agent.health()["sessions"] == 0
+
+
+# A peer that never pings, then dies (SIGKILL: no goodbye, no DTLS close).
+_SILENT_PEER = """
+import asyncio, sys
+from agent.webrtc_client import VoiceClient
+
+async def main():
+    client = VoiceClient(sys.argv[1], pings=False)
+    await client.connect()
+    print("connected", flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_peer_that_never_pinged_frees_its_slot_within_5_s(running_agent):
+    peer = subprocess.Popen(
+        [sys.executable, "-c", _SILENT_PEER, running_agent.url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert await asyncio.to_thread(peer.stdout.readline) == "connected\n"
+        await asyncio.sleep(4.0)  # longer than the grace: its audio alone keeps it alive
+        assert running_agent.health()["sessions"] == 1
+        peer.kill()
+        killed = time.monotonic()
+        while running_agent.health()["sessions"] and time.monotonic() - killed < 15:
+            await asyncio.sleep(0.1)
+        freed_after = time.monotonic() - killed
+    finally:
+        peer.kill()
+        peer.wait()
+    assert running_agent.health()["sessions"] == 0
+    assert freed_after < 5.0, freed_after
 
 
 async def test_the_cap_holds_when_offers_arrive_at_once(running_agent):
