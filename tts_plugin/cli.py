@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--cors-origin", action="append", default=[], help="a web origin allowed (CORS is off)"
     )
+    serve.add_argument(
+        "--audit-log",
+        type=Path,
+        default=None,
+        help="also write the audit trail to this file (rotated at 10 MB, 5 kept); always on stderr",
+    )
     return parser
 
 
@@ -198,6 +204,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from tts_plugin.server.app import create_app, default_voices_dir
+    from tts_plugin.server.audit import AuditLog
 
     # Uploaded clips are the indextts2 engine's voices too.
     voices_dir = args.voices_dir or default_voices_dir()
@@ -209,6 +216,7 @@ def serve(args: argparse.Namespace) -> None:
         max_concurrent=args.max_concurrent,
         max_waiting=args.max_waiting,
         cors_origins=args.cors_origin,
+        audit_log=AuditLog(args.audit_log) if args.audit_log else None,
     )
     print(
         f"TTS server on http://{args.host}:{args.port}/ (schema at /openapi.json)", file=sys.stderr

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tts_plugin.engine import TTSEngine
+from tts_plugin.server.audit import AuditLog
 from tts_plugin.server.jobs import JobQueue
 from tts_plugin.server.speech import speech_router
 from tts_plugin.server.voices import VoiceStore, voices_router
@@ -42,11 +43,14 @@ def create_app(
     voices_dir: Path | None = None,
     token: str | None = None,
     cors_origins: list[str] | None = None,
+    audit_log: AuditLog | None = None,
 ) -> FastAPI:
     """A server for `engine`; the engine loads in the app's lifespan, off the event loop.
 
     `token` (default: `TTS_SERVER_TOKEN` from the environment) guards voice uploads. CORS is off
     unless `cors_origins` names the web origins allowed to call the API from a browser.
+    Voice changes, refusals and speech sessions are audited (`audit.py`): to stderr, and to the
+    rotating file of `audit_log` when given one.
     """
     jobs = JobQueue(max_concurrent=max_concurrent, max_waiting=max_waiting)
     executor = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="tts-server")
@@ -59,6 +63,7 @@ def create_app(
 
     app = offline_app("pipecat-indextts2 TTS server", lifespan)
     app.state.jobs = jobs
+    app.middleware("http")((audit_log or AuditLog()).middleware)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -175,6 +175,7 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
             )
         if name in engine.capabilities.voices:
             raise HTTPException(409, detail=f"{name!r} is a built-in voice")
+        request.state.audit_result = "replaced" if store.path(name) else "created"
         store.save(name, bytes(data), kind)
         return Voice(name=name, kind="uploaded", seconds=seconds)
 
@@ -184,10 +185,11 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
         dependencies=[Depends(authorised)],
         responses=_errors(401, 403, 404, 422),
     )
-    async def delete_voice(name: VoiceName) -> Response:
+    async def delete_voice(name: VoiceName, request: Request) -> Response:
         """Remove an uploaded clip."""
         if not store.delete(name):
             raise HTTPException(404, detail=f"no uploaded voice {name!r}")
+        request.state.audit_result = "deleted"
         return Response(status_code=204)
 
     @router.api_route(
