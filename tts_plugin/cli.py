@@ -68,7 +68,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine", default="embedded", choices=["embedded", "indextts2"], help="speech backend"
     )
-    group = parser.add_argument_group("indextts2 engine (local IndexTTS-2.5 checkpoints)")
+    group = parser.add_argument_group(
+        "indextts2 engine (local IndexTTS-2 or IndexTTS-2.5 checkpoints)"
+    )
     group.add_argument("--model-dir", type=Path, help="the checkpoints dir (config.yaml, gpt.pth…)")
     group.add_argument(
         "--reference-voice", type=Path, help="default voice clip (default: MODEL_DIR/voice.wav)"
@@ -103,7 +105,7 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         return EmbeddedEngine()
     if args.model_dir is None:
         raise EngineError(
-            "--engine indextts2 needs --model-dir DIR (local IndexTTS-2.5 checkpoints)"
+            "--engine indextts2 needs --model-dir DIR (local IndexTTS-2 or 2.5 checkpoints)"
         )
     from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
 

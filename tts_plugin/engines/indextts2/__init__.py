@@ -1,4 +1,4 @@
-"""The IndexTTS2 engine (IndexTTS-2.5 checkpoints), streaming below the sentence."""
+"""The IndexTTS2 engine (IndexTTS-2 and IndexTTS-2.5 checkpoints), streaming below the sentence."""
 
 from tts_plugin.engines.indextts2.chunking import ChunkSchedule
 from tts_plugin.engines.indextts2.decode import Sampling
