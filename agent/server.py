@@ -63,6 +63,25 @@ class CandidateModel(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class BusyBody(BaseModel):
+    error: str
+    retry_after_secs: int
+
+
+_OFFER_ERRORS: dict[int | str, dict] = {
+    400: {"model": ErrorDetail, "description": "Not an SDP offer, or one WebRTC cannot use"},
+    503: {"model": BusyBody, "description": "Every session slot is taken; retry after Retry-After"},
+}
+_PATCH_ERRORS: dict[int | str, dict] = {
+    400: {"model": ErrorDetail, "description": "An ICE candidate that does not parse"},
+    404: {"model": ErrorDetail, "description": "No such peer connection"},
+}
+
+
 class PatchRequest(BaseModel):
     pc_id: str = Field(max_length=200)
     candidates: list[CandidateModel] = Field(max_length=100)
@@ -148,7 +167,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
     app.state.runtime = runtime
     app.state.sessions = sessions
 
-    @app.post("/api/offer", response_model=AnswerResponse)
+    @app.post("/api/offer", response_model=AnswerResponse, responses=_OFFER_ERRORS)
     async def offer(request: OfferRequest) -> Any:
         """Answer a WebRTC offer; a new peer starts a voice session."""
         if request.pc_id is not None and request.pc_id in sessions:
@@ -189,7 +208,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
             raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
         return answer
 
-    @app.patch("/api/offer")
+    @app.patch("/api/offer", responses=_PATCH_ERRORS)
     async def add_candidates(request: PatchRequest) -> dict[str, str]:
         """Add trickled ICE candidates to a peer connection."""
         try:
@@ -207,6 +226,15 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
         except Exception as e:
             raise HTTPException(400, detail=f"bad ICE candidate: {e}") from None
         return {"status": "ok"}
+
+    @app.api_route(
+        "/api/offer", methods=["GET", "PUT", "DELETE", "OPTIONS", "HEAD"], include_in_schema=False
+    )
+    async def other_offer_methods() -> JSONResponse:
+        # Starlette's own 405 names only the first route's method (POST); name both.
+        return JSONResponse(
+            {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": "POST, PATCH"}
+        )
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
