@@ -365,3 +365,40 @@ async def test_a_backchannel_does_not_interrupt_with_min_words_barge_in(tmp_path
             await client.close()
     finally:
         agent.stop()
+
+
+async def test_hostile_rtvi_messages_leave_the_session_up_and_speaking(running_agent):
+    client = await connected(running_agent)
+    try:
+        channel = client._channel
+        deep = "[" * 5000 + '"x"' + "]" * 5000  # deeper than any JSON parser's recursion limit
+        garbage = [
+            "not json at all",
+            b"\x00\x01binary frame\xff",
+            json.dumps({"label": "rtvi-ai", "type": "no-such-type", "id": "1", "data": {}}),
+            json.dumps({"label": "rtvi-ai", "type": "client-message", "id": "2", "data": 7}),
+            json.dumps({"label": "rtvi-ai", "type": "client-message", "id": "3",
+                        "data": {"t": "set-emotion", "d": {"preset": "x" * 250_000}}}),  # SCTP caps messages at 256 KiB
+            '{"label": "rtvi-ai", "type": "client-message", "id": "4", "data": {"t": "speak", "d": '
+            + deep
+            + "}}",
+            json.dumps([1, 2, 3]),
+        ]  # fmt: skip
+        for message in garbage:
+            channel.send(message)
+        # A flood: 1000 unknown client messages within about a second.
+        for i in range(1000):
+            channel.send(json.dumps({"label": "rtvi-ai", "type": "client-message", "id": f"f{i}",
+                                     "data": {"t": "no-such-message", "d": None}}))  # fmt: skip
+            if i % 100 == 99:
+                await asyncio.sleep(0.1)
+        with pytest.raises(RTVIError, match="preset"):
+            await client.request("set-emotion", {"preset": "nope"}, timeout=30)
+        assert (await client.request("get-emotion", {}, timeout=30))["label"]
+        sent = time.monotonic()
+        assert (await client.request("speak", {"text": "Still here."}))["queued"] is True
+        start = await client.wait_for_speech(sent, timeout=30)
+        await client.wait_for_silence(start, hold=0.8)
+        assert running_agent.health()["sessions"] == 1
+    finally:
+        await client.close()
