@@ -1,9 +1,10 @@
 """Semantic codes one at a time from the IndexTTS GPT, so vocoding can start mid-sentence.
 
 Upstream calls `generate()`, which returns only when the whole segment is decoded. This loop steps
-the same model (a generation's `CodeDecoder`, with its own KV cache) with the same sampling (repetition penalty, temperature, top-k,
-top-p; one beam, since beams cannot be streamed), yields each code as it is sampled and checks the
-cancel flag before every step, so an interruption stops the GPU within one decode step.
+the same model (a generation's `CodeDecoder`, with its own KV cache) with the same sampling
+(repetition penalty, temperature, top-k, top-p; one beam, since beams cannot be streamed), yields
+each code as it is sampled and checks the cancel flag before every step, so an interruption stops
+the GPU within one decode step.
 """
 
 from __future__ import annotations
