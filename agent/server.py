@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from agent.bot import run_bot
 from agent.config import AgentConfig
+from agent.jitter import set_audio_prefetch
 from agent.runtime import AgentRuntime
 from tts_plugin.server.app import offline_app
 
@@ -189,6 +191,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
             raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0 and an m= line)")
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
+            set_audio_prefetch(connection.pc, config.server.audio_prefetch_packets)
             sessions.start(connection, runtime)
 
         try:
@@ -250,6 +253,11 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
             "max_sessions": sessions.limit,
             "tts_engine": runtime.engine.name,
             "llm": llm,
+            # What a leak would grow: an operator's (and the soak benchmark's) gauge.
+            "process": {
+                "asyncio_tasks": len(asyncio.all_tasks()),
+                "threads": threading.active_count(),
+            },
         }
 
     web_dir = config.server.web_client_dir or WEB_CLIENT_DIR

@@ -21,6 +21,7 @@ import soxr
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from agent.jitter import set_audio_prefetch
 from tts_plugin.server.pcm_track import PcmTrack
 
 SAMPLE_RATE = 48000
@@ -43,8 +44,12 @@ class MicrophoneTrack(PcmTrack):
         if sample_rate != SAMPLE_RATE:
             audio = soxr.resample(audio, sample_rate, SAMPLE_RATE)
         samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+        loud = _loud_frames(samples)
         utterance = Utterance(
-            first_sample=self.sent_samples + self.pending_samples, samples=len(samples)
+            first_sample=self.sent_samples + self.pending_samples,
+            samples=len(samples),
+            speech_from=int(loud[0]) * FRAME_SAMPLES if len(loud) else 0,
+            speech_to=(int(loud[-1]) + 1) * FRAME_SAMPLES if len(loud) else len(samples),
         )
         self.push(samples)
         self._utterances.append(utterance)
@@ -55,18 +60,37 @@ class MicrophoneTrack(PcmTrack):
         for u in self._utterances:
             if u.started_at is None and end > u.first_sample:
                 u.started_at = now
+            if u.speech_started_at is None and end > u.first_sample + u.speech_from:
+                u.speech_started_at = now
+            if u.speech_ended_at is None and end >= u.first_sample + u.speech_to:
+                u.speech_ended_at = now + FRAME_SECS
             if u.ended_at is None and end >= u.first_sample + u.samples:
                 u.ended_at = now + FRAME_SECS
 
 
+def _loud_frames(samples: np.ndarray) -> np.ndarray:
+    """Indices of the 20 ms frames above the speech level: a clip's own silence is not speech."""
+    frames = len(samples) // FRAME_SAMPLES
+    blocks = samples[: frames * FRAME_SAMPLES].astype(np.float32).reshape(frames, FRAME_SAMPLES)
+    return np.flatnonzero(np.sqrt(np.mean(blocks**2, axis=1)) > SPEECH_RMS)
+
+
 @dataclass
 class Utterance:
-    """When a queued utterance really left the client (None until it has)."""
+    """When a queued utterance really left the client (None until it has).
+
+    `speech_*` are its first and last frames above the speech level: a synthesised clip starts
+    and ends with silence (0.2-0.4 s at the end of a Piper sentence), which no listener counts.
+    """
 
     first_sample: int
     samples: int
+    speech_from: int = 0
+    speech_to: int = 0
     started_at: float | None = None
     ended_at: float | None = None
+    speech_started_at: float | None = None
+    speech_ended_at: float | None = None
 
     async def sent(self, timeout: float = 60.0) -> Utterance:
         """Wait until the whole utterance has been sent."""
@@ -144,11 +168,15 @@ class RTVIError(RuntimeError):
 class VoiceClient:
     """One WebRTC session with the agent."""
 
-    def __init__(self, base_url: str, *, pings: bool = True):
+    def __init__(
+        self, base_url: str, *, pings: bool = True, audio_prefetch: int | None = None
+    ) -> None:
         """`pings=False` behaves like a plain SmallWebRTC peer (an aiortc script, another SDK)
-        that never pings over the data channel."""
+        that never pings over the data channel. `audio_prefetch` packets held before the bot's
+        audio is heard (None: aiortc's 4; 1 is closer to a browser's adaptive buffer)."""
         self.base_url = base_url.rstrip("/")
         self._pings = pings
+        self._audio_prefetch = audio_prefetch
         self.pc = RTCPeerConnection()
         self.mic = MicrophoneTrack()
         self.recording = Recording()
@@ -162,6 +190,8 @@ class VoiceClient:
     async def connect(self, timeout: float = 20.0) -> None:
         """Offer, get the answer, and wait until the bot says it is ready."""
         self.pc.addTrack(self.mic)
+        if self._audio_prefetch is not None:
+            set_audio_prefetch(self.pc, self._audio_prefetch)
         self._channel = self.pc.createDataChannel("rtvi")
         self._channel.on("message", self._on_message)
         self._channel.on(

@@ -45,11 +45,11 @@ async def converse(url: str, voices: list[np.ndarray], offset: float) -> list[fl
         for voice in voices:
             asked = await client.say(voice, 22050).sent()
             try:
-                start = await client.wait_for_speech(asked.ended_at, timeout=30)
+                start = await client.wait_for_speech(asked.speech_ended_at, timeout=30)
             except TimeoutError:
                 results.append(None)
                 continue
-            results.append(start - asked.ended_at)
+            results.append(start - asked.speech_ended_at)
             await client.wait_for_silence(start, hold=1.2, timeout=60)
             await asyncio.sleep(0.5)
     finally:

@@ -4,10 +4,10 @@
 
 Starts the agent (embedded profile plus any --set overrides) on loopback and connects a real aiortc
 client that plays recorded questions as its microphone and records what it hears.
-- voice-to-voice: the last sample of the user's question leaves the client → the first bot audio
-  frame above the speech threshold arrives.
-- barge-in: the bot is speaking (`speak` of a long text); the user starts talking → the bot's audio at
-  the client goes silent (and stays silent until the user has finished).
+- voice-to-voice: the last frame of the user's question above the speech level leaves the client
+  (the clip's own trailing silence does not count) → the first bot audio frame above it arrives.
+- barge-in: the bot is speaking (`speak` of a long text); the user's first frame above the speech
+  level leaves the client → the bot's audio at the client goes silent (and stays silent until the user has finished).
 Prints medians and p90s as Markdown, and the agent's own per-stage metrics over the voice-to-voice
 turns (Pipecat's TTFB and processing-time metrics from its log): VAD stop → transcript (STT TTFB),
 the transcription itself, transcript → first LLM token, first sentence → first TTS audio.
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.jitter import AIORTC_AUDIO_PREFETCH
 from agent.process import start_agent
 from agent.webrtc_client import VoiceClient
 from tts_plugin.engine import SynthesisRequest
@@ -98,8 +99,8 @@ async def voice_to_voice(
     results = []
     for question in (QUESTIONS * 2)[:turns]:
         asked = await client.say(voices[question], 22050).sent()
-        start = await client.wait_for_speech(asked.ended_at, timeout=30)
-        results.append(start - asked.ended_at)
+        start = await client.wait_for_speech(asked.speech_ended_at, timeout=30)
+        results.append(start - asked.speech_ended_at)
         await client.wait_for_silence(start, hold=1.2, timeout=60)
         await asyncio.sleep(0.5)
     return results
@@ -114,7 +115,7 @@ async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: i
         await asyncio.sleep(1.0 + 0.37 * (i % 3))  # vary where in a word the user cuts in
         utterance = client.say(voices[INTERRUPTIONS[i % len(INTERRUPTIONS)]], 22050)
         await utterance.sent()
-        onset = utterance.started_at
+        onset = utterance.speech_started_at
         silent = client.recording.quiet_through(onset, utterance.ended_at)
         if silent is None:
             print(f"trial {i}: the bot did not go quiet while the user spoke", flush=True)
@@ -127,7 +128,7 @@ async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: i
     return results
 
 
-async def run(turns: int, overrides: list[str]) -> None:
+async def run(turns: int, overrides: list[str], client_prefetch: int) -> None:
     engine = EmbeddedEngine()
     engine.load()
     texts = QUESTIONS + INTERRUPTIONS
@@ -138,7 +139,7 @@ async def run(turns: int, overrides: list[str]) -> None:
     log = Path(tempfile.mkdtemp()) / "agent.log"
     agent = start_agent(log, *overrides)
     try:
-        client = VoiceClient(agent.url)
+        client = VoiceClient(agent.url, audio_prefetch=client_prefetch)
         await client.connect()
         await asyncio.sleep(1.0)
         since = datetime.now()
@@ -148,7 +149,10 @@ async def run(turns: int, overrides: list[str]) -> None:
         await client.close()
     finally:
         agent.stop()
-    print(f"overrides: {' '.join(overrides) or '(none)'}; agent log: {log}\n")
+    print(
+        f"overrides: {' '.join(overrides) or '(none)'}; client prefetch {client_prefetch} packets"
+    )
+    print(f"agent log: {log}\n")
     print("| measured at the client | n | median (ms) | p90 (ms) | range (ms) |")
     print("| --- | --- | --- | --- | --- |")
     print(summary("voice-to-voice", v2v))
@@ -164,8 +168,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--client-prefetch",
+        type=int,
+        default=AIORTC_AUDIO_PREFETCH,
+        help="packets the client holds before it hears the bot (aiortc's own: 4; a browser ~1)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.turns, args.set))
+    asyncio.run(run(args.turns, args.set, args.client_prefetch))
 
 
 if __name__ == "__main__":

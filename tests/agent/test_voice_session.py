@@ -265,6 +265,7 @@ async def test_a_killed_peer_that_never_pinged_frees_its_slot_within_5_s(running
 
 
 async def test_the_cap_holds_when_offers_arrive_at_once(running_agent):
+    idle_tasks = running_agent.health()["process"]["asyncio_tasks"]
     clients = [VoiceClient(running_agent.url) for _ in range(6)]
     results = await asyncio.gather(*(c.connect() for c in clients), return_exceptions=True)
     try:
@@ -278,6 +279,10 @@ async def test_the_cap_holds_when_offers_arrive_at_once(running_agent):
     while running_agent.health()["sessions"] and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert running_agent.health()["sessions"] == 0
+    # Refused offers and ended sessions leave no task behind.
+    while running_agent.health()["process"]["asyncio_tasks"] > idle_tasks:
+        assert time.monotonic() < deadline + 10, running_agent.health()["process"]
+        await asyncio.sleep(0.2)
 
 
 async def test_llm_server_killed_mid_call_the_bot_apologises_and_recovers(
