@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from agent.bot import run_bot
 from agent.config import AgentConfig
+from agent.heap import collect_session_garbage, freeze_startup_heap
 from agent.jitter import set_audio_prefetch
 from agent.runtime import AgentRuntime
 from tts_plugin.server.app import offline_app
@@ -131,6 +132,7 @@ class SessionRegistry:
             if not task.cancelled() and task.exception():
                 logger.opt(exception=task.exception()).error(f"Session {pc_id} failed")
             logger.info(f"Session {pc_id} ended; {len(self._tasks)} running")
+            collect_session_garbage()
 
         task.add_done_callback(finished)
         logger.info(f"Session {pc_id} started; {len(self._tasks)} running")
@@ -158,6 +160,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await runtime.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

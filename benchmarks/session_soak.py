@@ -50,6 +50,7 @@ asyncio.run(main())
 @dataclass
 class Snapshot:
     rss_mib: float
+    agent_rss_mib: float
     threads: int
     fds: int
     children: int
@@ -57,7 +58,7 @@ class Snapshot:
 
     def row(self, name: str) -> str:
         return (
-            f"| {name} | {self.rss_mib:.0f} | {self.threads} | {self.fds} | "
+            f"| {name} | {self.rss_mib:.0f} | {self.agent_rss_mib:.0f} | {self.threads} | {self.fds} | "
             f"{self.children} | {self.tasks} |"
         )
 
@@ -85,6 +86,7 @@ def snapshot(agent: AgentProcess) -> Snapshot:
     health = agent.health()
     return Snapshot(
         rss_mib=sum(_rss_kib(p) for p in tree) / 1024,
+        agent_rss_mib=_rss_kib(pid) / 1024,
         threads=len(list(Path(f"/proc/{pid}/task").iterdir())),
         fds=len(list(Path(f"/proc/{pid}/fd").iterdir())),
         children=len(children),
@@ -176,8 +178,8 @@ async def run(total: int, warmup: int, vanish_every: int) -> None:
     print(
         f"{vanish_every}th peer SIGKILLed; as planned: {warm_ok + ok}/{warmup + total}; log: {log}\n"
     )
-    print("| when | RSS tree (MiB) | threads | fds | children | asyncio tasks |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| when | RSS tree (MiB) | agent alone | threads | fds | children | asyncio tasks |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     print(before.row(f"after {warmup} warm-up sessions"))
     print(after.row(f"after {total} more"))
     print(f"\nRSS change: {100 * (after.rss_mib - before.rss_mib) / before.rss_mib:+.1f} %")

@@ -61,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write the audit trail to this file (rotated at 10 MB, 5 kept); always on stderr",
     )
+    scale = serve.add_argument_group(
+        "Ray Serve (pip install 'pipecat-indextts2[scale]')",
+        "--ray serves the same API from replicas of the engine; --max-waiting is then the "
+        "requests Ray queues for a free replica before 429",
+    )
+    scale.add_argument("--ray", action="store_true", help="serve with Ray Serve replicas")
+    scale.add_argument(
+        "--ray-address", help="join this Ray cluster (e.g. auto); default: start a local one"
+    )
+    scale.add_argument("--ray-num-cpus", type=int, help="CPUs of the local Ray cluster it starts")
+    scale.add_argument("--min-replicas", type=int, default=1)
+    scale.add_argument("--max-replicas", type=int, default=1, help="autoscaling upper bound")
+    scale.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per replica")
+    scale.add_argument("--num-cpus", type=float, default=1.0, help="CPUs per replica")
     return parser
 
 
@@ -208,6 +222,16 @@ def serve(args: argparse.Namespace) -> None:
     from tts_plugin.server.app import create_app, default_voices_dir
     from tts_plugin.server.audit import AuditLog
 
+    if args.ray:
+        try:
+            from tts_plugin.server import ray_app
+        except ImportError as e:
+            raise EngineError(
+                f"--ray needs Ray Serve: pip install 'pipecat-indextts2[scale]' ({e})"
+            ) from None
+        print(f"TTS server (Ray Serve) on http://{args.host}:{args.port}/", file=sys.stderr)
+        ray_app.run(args)
+        return
     # Uploaded clips are the indextts2 engine's voices too.
     voices_dir = args.voices_dir or default_voices_dir()
     engine = make_engine(args, voices_dir)

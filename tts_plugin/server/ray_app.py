@@ -1,0 +1,143 @@
+"""The TTS server as a Ray Serve deployment: the same app and API, one engine per replica.
+
+    python -m tts_plugin serve --ray [--ray-address auto] [--min-replicas 1 --max-replicas 4]
+
+Ray routes each request to the less busy of two replicas and never gives one more than its engine's
+`max_concurrent` syntheses; past `max_queued` waiting requests it answers 429 with Retry-After, the
+single server's contract. Replicas scale on ongoing requests between `min_replicas` and
+`max_replicas`, each with `num_gpus` GPUs. A client that disconnects cancels its synthesis in the
+replica (Serve cancels the ASGI request; the app's stream stops the engine). Point every replica's
+`voices_dir` at one shared path (NFS, a mounted bucket): uploads through any replica are then seen by
+all, and the IndexTTS2 engine re-reads a clip whose modification time changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from ray import serve
+from ray.serve.config import AutoscalingConfig, BackpressureConfig
+
+from tts_plugin.engine import EngineError
+from tts_plugin.server.app import create_app, default_voices_dir
+from tts_plugin.server.audit import AuditLog
+
+
+@dataclass
+class ScaleOptions:
+    """How the deployment scales (the `serve --ray` options)."""
+
+    min_replicas: int = 1
+    max_replicas: int = 1
+    num_gpus: float = 0.0
+    num_cpus: float = 1.0
+    max_concurrent: int = 2  # syntheses per replica (the engine's concurrency)
+    max_queued: int = 8  # requests waiting for a replica before 429
+    retry_after_secs: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_replicas <= self.max_replicas:
+            raise EngineError(
+                f"need 1 <= min_replicas ({self.min_replicas}) <= max_replicas "
+                f"({self.max_replicas})"
+            )
+        if self.max_concurrent < 1 or self.max_queued < 0:
+            raise EngineError("--max-concurrent must be >= 1 and --max-waiting >= 0")
+
+
+class TTSReplica:
+    """One engine and the server app around it; Serve builds the app after `__init__`."""
+
+    def __init__(self, engine_args: argparse.Namespace, server: dict[str, Any]) -> None:
+        from tts_plugin.cli import make_engine
+
+        self._voices_dir = Path(server["voices_dir"])
+        self._engine = make_engine(engine_args, self._voices_dir)
+        self._server = server
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        server = self._server
+        app = create_app(
+            self._engine,
+            voices_dir=self._voices_dir,
+            max_concurrent=server["max_concurrent"],
+            # Serve queues past max_concurrent; this only absorbs a slot's release racing the next.
+            max_waiting=server["max_concurrent"],
+            cors_origins=server.get("cors_origins"),
+            audit_log=AuditLog(Path(server["audit_log"])) if server.get("audit_log") else None,
+        )
+        replica = serve.get_replica_context().replica_id.unique_id
+
+        @app.middleware("http")
+        async def name_the_replica(request: Request, call_next):
+            response = await call_next(request)
+            response.headers["X-Replica"] = replica
+            return response
+
+        @app.get("/v1/replica", tags=["engine"])
+        async def replica_info() -> dict[str, Any]:
+            """Which replica answered, and its process (for operators and failure drills)."""
+            return {"replica": replica, "pid": os.getpid()}
+
+        return app
+
+
+def deployment(engine_args: argparse.Namespace, scale: ScaleOptions, server: dict[str, Any]):
+    """The bound Serve application for these engine arguments."""
+    cls = serve.deployment(
+        serve.ingress()(TTSReplica),
+        name="tts",
+        max_ongoing_requests=scale.max_concurrent,
+        max_queued_requests=scale.max_queued,
+        backpressure_config=BackpressureConfig(
+            status_code=429, retry_after_s=scale.retry_after_secs
+        ),
+        autoscaling_config=AutoscalingConfig(
+            min_replicas=scale.min_replicas,
+            max_replicas=scale.max_replicas,
+            initial_replicas=scale.min_replicas,
+            target_ongoing_requests=max(1, scale.max_concurrent - 1),
+        ),
+        ray_actor_options={"num_gpus": scale.num_gpus, "num_cpus": scale.num_cpus},
+        # A replica is healthy once its engine answered; a dead one is replaced.
+        health_check_period_s=2,
+        health_check_timeout_s=10,
+    )
+    return cls.bind(engine_args, {**server, "max_concurrent": scale.max_concurrent})
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What each replica's app needs besides the engine (plain values: they travel by pickle)."""
+    return {
+        "voices_dir": str(args.voices_dir or default_voices_dir()),
+        "cors_origins": args.cors_origin,
+        "audit_log": str(args.audit_log) if args.audit_log else None,
+    }
+
+
+def scale_options(args: argparse.Namespace) -> ScaleOptions:
+    return ScaleOptions(
+        min_replicas=args.min_replicas,
+        max_replicas=args.max_replicas,
+        num_gpus=args.num_gpus,
+        num_cpus=args.num_cpus,
+        max_concurrent=args.max_concurrent,
+        max_queued=args.max_waiting,
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    """Start (or join, with `--ray-address`) a Ray cluster and serve until interrupted."""
+    import ray
+
+    scale = scale_options(args)
+    ray.init(address=args.ray_address, num_cpus=args.ray_num_cpus, include_dashboard=False)
+    serve.start(http_options={"host": args.host, "port": args.port})
+    serve.run(
+        deployment(args, scale, server_options(args)), name="tts", route_prefix="/", blocking=True
+    )
