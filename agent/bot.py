@@ -90,7 +90,10 @@ def create_llm(config: AgentConfig, runtime: AgentRuntime) -> OpenAILLMService:
         base_url=runtime.llm_base_url,
         retry_timeout_secs=llm.timeout_secs,
         settings=OpenAILLMService.Settings(
-            model=llm.model, max_tokens=llm.max_tokens, temperature=llm.temperature
+            model=llm.model,
+            max_tokens=llm.max_tokens,
+            temperature=llm.temperature,
+            system_instruction=runtime.system_prompt,
         ),
     )
 
@@ -118,7 +121,7 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
             min_volume=config.turns.vad_min_volume,
         ),
     )
-    context = LLMContext(messages=[{"role": "system", "content": runtime.system_prompt}])
+    context = LLMContext()
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(

@@ -33,6 +33,9 @@ class ServerConfig(_Section):
     max_sessions: int = Field(4, ge=1)
     ice_servers: list[str] = Field(default_factory=list)
     web_client_dir: Path | None = None
+    # Behind a reverse proxy with several agents: this agent's name, sent as the `agent_node` cookie
+    # with each answer so the proxy routes the session's PATCHes here (deploy/nginx-agents.conf).
+    node_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
     # Packets each session's audio receiver holds before the VAD hears them (aiortc's own: 4 = 80 ms;
     # agent/jitter.py). Raise it only on paths that reorder packets.
     audio_prefetch_packets: int = Field(1, ge=1, le=15)

@@ -88,6 +88,9 @@ class LlamaServer:
             "--port", str(self._port),
             "--n_ctx", str(self._config.n_ctx),
             "--n_threads", str(self._config.n_threads),
+            # Its default ends a streaming reply as soon as another request waits: with several
+            # sessions, replies were cut off (turns lost). Queue them in arrival order instead.
+            "--interrupt_requests", "False",
         ]  # fmt: skip
         logger.info(f"Starting llama.cpp server on {self.base_url} with {self._model.name}")
         self._process = await asyncio.create_subprocess_exec(

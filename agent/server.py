@@ -37,6 +37,7 @@ from tts_plugin.server.app import offline_app
 
 MAX_SDP_CHARS = 64_000
 RETRY_AFTER_SECS = 10
+NODE_COOKIE = "agent_node"
 WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client"
 
 
@@ -59,9 +60,10 @@ class AnswerResponse(BaseModel):
 
 
 class CandidateModel(BaseModel):
-    candidate: str
-    sdp_mid: str = Field(alias="sdpMid")
-    sdp_mline_index: int = Field(alias="sdpMLineIndex")
+    # A candidate line is ~100 characters (RFC 8839); anything near the limit is not one.
+    candidate: str = Field(max_length=1024)
+    sdp_mid: str = Field(alias="sdpMid", max_length=64)
+    sdp_mline_index: int = Field(alias="sdpMLineIndex", ge=0, le=64)
 
     model_config = {"populate_by_name": True}
 
@@ -179,7 +181,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
             return await answer(request)  # renegotiation of a running session
         with sessions.slot() as free:
             if free:
-                return await answer(request)
+                return routed_here(await answer(request))
             return JSONResponse(
                 status_code=503,
                 content={
@@ -188,6 +190,14 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
                 },
                 headers={"Retry-After": str(RETRY_AFTER_SECS)},
             )
+
+    def routed_here(answer: dict[str, Any]) -> Any:
+        """Name this agent in a cookie, so a proxy in front of several sends PATCHes back here."""
+        if not config.server.node_name:
+            return answer
+        response = JSONResponse(answer)
+        response.set_cookie(NODE_COOKIE, config.server.node_name, httponly=True, samesite="strict")
+        return response
 
     async def answer(request: OfferRequest) -> Any:
         if not looks_like_sdp(request.sdp):
@@ -244,17 +254,21 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        """Liveness plus what a load balancer needs: sessions and the LLM's state."""
+        """Liveness plus what a load balancer needs: sessions, the LLM's and remote TTS's state."""
         llm: dict[str, Any] = {"provider": config.llm.provider}
         if runtime.llm_server:
             llm["healthy"] = await runtime.llm_server.healthy()
             llm["failure"] = runtime.llm_server.failure
-        ok = llm.get("healthy", True)
+        tts: dict[str, Any] = {"engine": runtime.engine.name}
+        if probe := getattr(runtime.engine, "healthy", None):  # a remote speech service
+            tts["healthy"] = await asyncio.to_thread(probe)
+        ok = llm.get("healthy", True) and tts.get("healthy", True)
         return {
             "status": "ok" if ok else "degraded",
             "sessions": len(sessions),
             "max_sessions": sessions.limit,
             "tts_engine": runtime.engine.name,
+            "tts": tts,
             "llm": llm,
             # What a leak would grow: an operator's (and the soak benchmark's) gauge.
             "process": {

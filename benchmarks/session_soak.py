@@ -31,6 +31,7 @@ from agent.webrtc_client import VoiceClient
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.embedded import EmbeddedEngine
 
+SNAPSHOT_EVERY = 50
 QUESTIONS = ["What is the capital of France?", "How are you today?", "Where do penguins live?"]
 # A peer that connects, keeps its microphone open a moment and prints when it is in.
 VANISHING_PEER = """
@@ -167,21 +168,22 @@ async def run(total: int, warmup: int, vanish_every: int) -> None:
         lanes = agent.health()["max_sessions"]
         kw = {"voices": voices, "vanish_every": vanish_every}
         began = time.monotonic()
-        warm_ok = await sessions(agent, warmup, 0, lanes, **kw)
-        before = snapshot(agent)
-        ok = await sessions(agent, total, warmup, lanes, **kw)
-        after = snapshot(agent)
+        ok = await sessions(agent, warmup, 0, lanes, **kw)
+        rows = [(f"after {warmup} warm-up sessions", snapshot(agent))]
+        for start in range(0, total, SNAPSHOT_EVERY):
+            count = min(SNAPSHOT_EVERY, total - start)
+            ok += await sessions(agent, count, warmup + start, lanes, **kw)
+            rows.append((f"after {start + count} more", snapshot(agent)))
         minutes = (time.monotonic() - began) / 60
     finally:
         agent.stop()
     print(f"{warmup} warm-up + {total} sessions in {minutes:.1f} min, {lanes} lanes, every ")
-    print(
-        f"{vanish_every}th peer SIGKILLed; as planned: {warm_ok + ok}/{warmup + total}; log: {log}\n"
-    )
+    print(f"{vanish_every}th peer SIGKILLed; as planned: {ok}/{warmup + total}; log: {log}\n")
     print("| when | RSS tree (MiB) | agent alone | threads | fds | children | asyncio tasks |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    print(before.row(f"after {warmup} warm-up sessions"))
-    print(after.row(f"after {total} more"))
+    for name, row in rows:
+        print(row.row(name))
+    before, after = rows[0][1], rows[-1][1]
     print(f"\nRSS change: {100 * (after.rss_mib - before.rss_mib) / before.rss_mib:+.1f} %")
 
 

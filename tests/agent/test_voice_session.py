@@ -207,6 +207,35 @@ def test_bad_candidate_patches_are_clear_json_errors(running_agent):
     assert code == 422
 
 
+@pytest.mark.parametrize(
+    "candidate, status, text",
+    [
+        ({"candidate": "not a candidate", "sdpMid": "0", "sdpMLineIndex": 0}, 400, "bad ICE"),
+        ({"candidate": "candidate:" + "9" * 5000, "sdpMid": "0", "sdpMLineIndex": 0}, 422, "1024"),
+        ({"candidate": "candidate:1 1 udp 1 1.2.3.4 9 typ host", "sdpMid": "0" * 100,
+          "sdpMLineIndex": 0}, 422, "64"),
+        ({"candidate": "candidate:1 1 udp 1 1.2.3.4 9 typ host", "sdpMid": "0",
+          "sdpMLineIndex": -1}, 422, "greater"),
+    ],
+)  # fmt: skip
+async def test_bad_candidates_for_a_live_session_are_refused_and_it_goes_on(
+    running_agent, speech, candidate, status, text
+):
+    client = await connected(running_agent)
+    try:
+        code, _, payload = await asyncio.to_thread(
+            post,
+            f"{running_agent.url}/api/offer",
+            {"pc_id": client.pc_id, "candidates": [candidate]},
+            method="PATCH",
+        )
+        assert code == status and text in json.dumps(payload), payload
+        asked = await client.say(speech(QUESTION), 22050).sent()
+        await client.wait_for_speech(asked.ended_at, timeout=20)
+    finally:
+        await client.close()
+
+
 async def test_sessions_are_capped_and_freed_when_clients_leave(running_agent):
     clients = [await connected(running_agent) for _ in range(2)]
     try:
@@ -310,26 +339,12 @@ async def test_llm_server_killed_mid_call_the_bot_apologises_and_recovers(
 
 
 async def test_the_agent_speaks_through_a_remote_tts_server(tmp_path, whisper):
-    import subprocess
-    import sys
-
     from agent.llm_server import free_port
     from agent.process import start_agent
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tts_plugin", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "tts.log").open("w"),
-    )
+    server = start_tts_server(port, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
         agent = start_agent(
             tmp_path / "agent.log", "tts.engine=remote", f"tts.remote_url=http://127.0.0.1:{port}"
         )
@@ -342,11 +357,37 @@ async def test_the_agent_speaks_through_a_remote_tts_server(tmp_path, whisper):
                 assert word_recall(text, transcript) >= 0.6, transcript
             finally:
                 await client.close()
+            assert agent.health()["tts"] == {"engine": "remote", "healthy": True}
+            # The speech service goes down: the agent says so; it comes back: so does the agent.
+            server.terminate()
+            server.wait(10)
+            health = agent.health()
+            assert health["status"] == "degraded" and health["tts"]["healthy"] is False
+            server = start_tts_server(port, tmp_path)
+            health = agent.health()
+            assert health["status"] == "ok" and health["tts"]["healthy"] is True
         finally:
             agent.stop()
     finally:
         server.terminate()
         server.wait(10)
+
+
+def start_tts_server(port: int, tmp_path) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tts_plugin", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "tts.log").open("a"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+            return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise TimeoutError("the TTS server did not come up")
 
 
 async def test_a_backchannel_does_not_interrupt_with_min_words_barge_in(tmp_path, speech):

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
 import time
-import wave
-from pathlib import Path
 
-import numpy as np
 import pytest
-import soxr
-
-from tts_plugin.engine import SynthesisRequest
+from browser import CHROMIUM, chromium_page, microphone_wav
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 STORY = (
     "Once upon a time, in a small village by the sea, there lived an old fisherman, who every "
     "morning rowed his little boat out past the rocks, and every evening came home with a basket "
@@ -24,43 +16,10 @@ STORY = (
 )
 
 
-def microphone_wav(engine, path: Path) -> Path:
-    """30 s of 'microphone': a question at 1 s, an interruption at 13 s, silence otherwise."""
-    rate = 48000
-    track = np.zeros(30 * rate, dtype=np.int16)
-    for at, text in ((1.0, "What is the capital of France?"), (13.0, "Wait, stop please.")):
-        speech = np.concatenate(list(engine.stream(SynthesisRequest(text=text), threading.Event())))
-        speech = soxr.resample(speech.astype(np.float32) / 32768, 22050, rate)
-        start = int(at * rate)
-        track[start : start + len(speech)] = (np.clip(speech, -1, 1) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(track.tobytes())
-    return path
-
-
 @pytest.fixture
 def browser_page(tmp_path, embedded_engine):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (apt-get install chromium)")
-    wav = microphone_wav(embedded_engine, tmp_path / "mic.wav")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 900, "height": 1100})
+    with chromium_page(microphone_wav(embedded_engine, tmp_path / "mic.wav")) as page:
         yield page
-        browser.close()
 
 
 def ui(page, expression: str):

@@ -61,6 +61,14 @@ class RemoteEngine:
         )
         self._loaded = True
 
+    def healthy(self) -> bool:
+        """Whether the server answers `/health` now (the agent's `/health` reports it)."""
+        try:
+            with urllib.request.urlopen(f"{self._base_url}/health", timeout=2) as response:
+                return response.status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
     def _body(self, request: SynthesisRequest) -> dict[str, Any]:
         emotion = request.emotion
         if emotion.mode == "reference":
@@ -105,8 +113,9 @@ class RemoteEngine:
                 leftover = data[usable:]
                 if usable:
                     yield np.frombuffer(data[:usable], dtype=np.int16)
-        except OSError as e:
-            raise EngineError(f"remote TTS server {self._base_url} failed: {e}") from e
+        except (OSError, http.client.HTTPException) as e:
+            # HTTPException: the stream broke off mid-body (e.g. its replica died).
+            raise EngineError(f"remote TTS server {self._base_url} failed: {e!r}") from e
         finally:
             connection.close()
 
