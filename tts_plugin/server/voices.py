@@ -134,6 +134,8 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
             )
 
     @router.get("/v1/voices", response_model=VoiceList)
+    # The path OpenAI-compatible speech servers (vLLM-Omni and others) list voices at.
+    @router.get("/v1/audio/voices", response_model=VoiceList)
     async def list_voices() -> VoiceList:
         """The engine's own voices, then uploaded reference clips."""
         builtin = [Voice(name=v, kind="builtin") for v in engine.capabilities.voices]

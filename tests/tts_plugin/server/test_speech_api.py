@@ -51,7 +51,9 @@ def post(port: int, body: dict) -> http.client.HTTPResponse:
 def test_first_pcm_bytes_arrive_before_synthesis_ends():
     engine = ScriptedEngine(chunks=10, steps_per_chunk=5, step_seconds=0.01)
     with serving(create_app(engine)) as port:
-        response = post(port, {"input": "A long text.", "sample_rate": None})
+        response = post(
+            port, {"input": "A long text.", "response_format": "pcm", "sample_rate": None}
+        )
         assert response.status == 200
         assert response.getheader("X-Sample-Rate") == "22050"
         first = response.read1(4410)
@@ -100,7 +102,10 @@ def test_openai_client_gets_audio(embedded_engine):
     [
         ({"input": ""}, 422, "input"),
         ({"input": "Hi", "speed": 5}, 422, "speed"),
-        ({"input": "Hi", "response_format": "mp3"}, 422, "response_format"),
+        ({"input": "Hi", "response_format": "ogg"}, 422, "response_format"),
+        ({"input": "Hi", "stream_format": "websocket"}, 422, "stream_format"),
+        ({"input": "Hi", "instructions": "x" * 5000}, 422, "instructions"),
+        ({"input": "Hi", "instructions": 3}, 422, "instructions"),
         ({"input": "Hi", "emotion": "furious"}, 400, "valid presets"),
         ({"input": "Hi", "emotion": [1, 2]}, 400, "has 8 values"),
         ({"input": "Hi", "voice": "carol"}, 400, "unknown voice"),
@@ -132,7 +137,10 @@ def test_queue_full_is_429_with_retry_after_and_a_disconnect_frees_the_slot():
         started = len(engine.of_request(0, "chunk_start"))
         time.sleep(0.3)
         assert len(engine.of_request(0, "chunk_start")) == started < 200
-        served = post(port, {"input": "Now me.", "stream": False, "sample_rate": None})
+        served = post(
+            port,
+            {"input": "Now me.", "response_format": "pcm", "stream": False, "sample_rate": None},
+        )
         assert served.status == 200 and len(served.read()) == 200 * 2 * engine.chunk_samples
 
 
