@@ -161,7 +161,9 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
 
     watchdog = asyncio.create_task(watch_peer(connection, worker, arrivals))
     try:
-        await WorkerRunner(handle_sigint=False).run(worker)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        await runner.run()
     finally:
         watchdog.cancel()
         await connection.disconnect()

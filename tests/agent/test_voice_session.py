@@ -54,6 +54,18 @@ async def test_a_spoken_question_gets_a_spoken_answer(running_agent, speech, whi
         await client.close()
 
 
+async def test_a_session_uses_no_deprecated_pipecat_api(running_agent, speech):
+    client = await connected(running_agent)
+    try:
+        asked = await client.say(speech(QUESTION), 22050).sent()
+        await client.wait_for_speech(asked.ended_at)
+    finally:
+        await client.close()
+    # Pipecat reports a deprecated call (ours) as a DeprecationWarning in the agent's log.
+    warned = [line for line in running_agent.log.read_text().splitlines() if "Deprecat" in line]
+    assert not warned, warned
+
+
 async def test_talking_over_the_bot_silences_it_and_the_next_turn_works(running_agent, speech):
     client = await connected(running_agent)
     try:
