@@ -1,0 +1,265 @@
+// The voice agent page, on Pipecat's client SDK (@pipecat-ai/client-js with its SmallWebRTC transport).
+// Built into assets/app.js by `npm run build` (esbuild); the bundle is committed, so the agent serves
+// it without Node. Latencies are measured here, in the browser, from audio levels: what the user hears,
+// not what the server thinks.
+import { PipecatClient } from "@pipecat-ai/client-js";
+import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
+import { LocalMediaManager } from "./local_media.js";
+
+const $ = (id) => document.getElementById(id);
+const SPEECH_LEVEL = 0.02; // RMS of [-1, 1] samples above which a 20 ms window counts as speech
+const QUIET_HOLD_MS = 150; // bot audio this long below the level counts as a pause
+const STOPPED_MS = 400; // ...and this long as stopped (longer than a pause between clauses)
+
+const ui = (window.agentUi = { state: "idle", metrics: { v2v: [], ttfa: [], bargein: [] }, events: [] });
+let client = null, meterTimer = null, audioCtx = null;
+let botLine = null;
+let typedText = "";
+
+function setState(state, detail = "") {
+  ui.state = state;
+  const labels = { idle: "Not connected", connecting: "Connecting…", connected: "Connected", failed: "Failed" };
+  $("state").className = `state ${state}`;
+  $("state").textContent = detail ? `${labels[state]}: ${detail}` : labels[state];
+  $("connect").textContent = state === "connected" || state === "connecting" ? "Disconnect" : "Connect";
+  for (const id of ["mute", "speak"]) $(id).disabled = state !== "connected";
+}
+
+function addLine(who, text) {
+  const li = document.createElement("li");
+  li.className = who;
+  li.textContent = text;
+  $("transcript").append(li);
+  li.scrollIntoView({ block: "nearest" });
+  return li;
+}
+
+async function request(type, data) {
+  try {
+    return await client.sendClientRequest(type, data, 10000);
+  } catch (e) {
+    throw new Error(e?.data?.error || e?.message || String(e));
+  }
+}
+
+function showEmotion(info, source) {
+  $("active-emotion").textContent = info.label;
+  $("emotion-source").textContent = source === "inline" ? "(chosen by the bot)" : "";
+  ui.events.push({ type: "emotion", label: info.label, source });
+}
+
+// Pipecat's RTVI events, as the SDK delivers them.
+const callbacks = {
+  onBotReady: () => {
+    setState("connected");
+    request("get-emotion", {}).then((r) => showEmotion(r, "settings")).catch(() => {});
+  },
+  onUserTranscript: (d) => { if (d.final !== false && d.text) addLine("user", d.text.trim()); },
+  onBotLlmStarted: () => { // the reply streams in as the LLM writes it, ahead of its audio
+    if (!botLine || botLine.dataset.typed || botLine.dataset.llm) botLine = addLine("bot", "");
+    botLine.dataset.llm = "1";
+  },
+  onBotLlmText: (d) => { if (botLine?.dataset.llm) botLine.textContent += d.text || ""; },
+  onBotTtsText: (d) => { // a sentence as it is spoken (for speech the LLM did not write)
+    if (d.text && !botLine?.dataset.typed && !botLine?.dataset.llm) {
+      botLine ||= addLine("bot", "");
+      botLine.textContent = `${botLine.textContent} ${d.text}`.trim();
+    }
+  },
+  onBotStartedSpeaking: () => {
+    ui.events.push({ type: "bot-started-speaking", at: performance.now() });
+    if (!botLine) {
+      // Text typed into the box is shown as it starts playing (Pipecat reports it once played).
+      botLine = addLine("bot", typedText);
+      if (typedText) botLine.dataset.typed = "1";
+      typedText = "";
+    }
+  },
+  onBotStoppedSpeaking: () => { botLine = null; },
+  onServerMessage: (d) => { if (d?.type === "emotion") showEmotion(d, d.source); },
+  onError: (m) => ui.events.push({ type: "error", error: m?.data?.message || m?.data?.error }),
+  onTrackStarted: (track, participant) => {
+    if (track.kind !== "audio" || participant?.local) return;
+    const stream = new MediaStream([track]);
+    $("bot-audio").srcObject = stream;
+    startMeters(stream);
+  },
+  onTransportStateChanged: (state) => {
+    if (state === "error" && ui.state !== "idle") fail("the connection failed");
+  },
+  onDisconnected: () => { if (ui.state === "connected") fail("the connection dropped"); },
+};
+
+// The SDK has no callback for "bot-interrupted" yet: read it off the transport's messages.
+class Transport extends SmallWebRTCTransport {
+  handleMessage(message) {
+    if (typeof message === "string" && message.includes('"bot-interrupted"')) onInterrupted();
+    super.handleMessage(message);
+  }
+}
+
+function onInterrupted() {
+  (botLine || $("transcript").querySelector("li.bot:last-child"))?.classList.add("interrupted");
+  botLine = null;
+  $("bot-indicator").className = "indicator interrupted";
+  $("bot-indicator").textContent = "Interrupted";
+  ui.events.push({ type: "interrupted", at: performance.now() });
+}
+
+// --- audio levels and latency readouts -----------------------------------------------------
+const mic = { speaking: false, lastSpeech: 0, onset: 0 };
+const bot = { speaking: false, quietSince: 0, onset: 0 };
+let speakRequestedAt = 0, bargeOnset = 0;
+
+function analyser(stream) {
+  const node = audioCtx.createAnalyser();
+  node.fftSize = 1024;
+  audioCtx.createMediaStreamSource(stream).connect(node);
+  const buf = new Float32Array(node.fftSize);
+  return () => { node.getFloatTimeDomainData(buf); let s = 0; for (const v of buf) s += v * v; return Math.sqrt(s / buf.length); };
+}
+
+function record(kind, ms) {
+  ui.metrics[kind].push(ms);
+  $(kind).textContent = `${Math.round(ms)} ms`;
+}
+
+function startMeters(remoteStream) {
+  // The microphone track the SDK sends, as sent.
+  const local = client?.tracks().local.audio;
+  const micLevel = local ? analyser(new MediaStream([local])) : () => 0;
+  const botLevel = analyser(remoteStream);
+  meterTimer = setInterval(() => {
+    const now = performance.now(), m = micLevel(), b = botLevel();
+    $("bot-level").style.width = `${Math.min(100, b * 400)}%`;
+    ui.levels = { mic: m, bot: b };
+    if (m > SPEECH_LEVEL && !$("mute").ariaPressed?.startsWith("t")) {
+      // Talking over the bot includes starting in a pause between its clauses.
+      const botTalking = bot.speaking || (bot.quietSince && now - bot.quietSince < STOPPED_MS);
+      if (!mic.speaking) { mic.onset = now; if (botTalking) bargeOnset = now; }
+      mic.speaking = true; mic.lastSpeech = now;
+    } else if (now - mic.lastSpeech > 300) mic.speaking = false;
+    if (b > SPEECH_LEVEL) {
+      if (!bot.speaking) {
+        bot.onset = now;
+        if (speakRequestedAt) { record("ttfa", now - speakRequestedAt); speakRequestedAt = 0; }
+        // A reply: the bot was quiet for the user's whole utterance, which has ended.
+        else if (mic.lastSpeech && bot.quietSince && bot.quietSince <= mic.onset && !mic.speaking)
+          record("v2v", now - mic.lastSpeech);
+        $("bot-indicator").className = "indicator speaking";
+        $("bot-indicator").textContent = "Bot is speaking";
+      }
+      bot.speaking = true; bot.quietSince = 0;
+    } else {
+      bot.quietSince ||= now;
+      if (bargeOnset && now - bot.quietSince > STOPPED_MS) {
+        record("bargein", Math.max(0, bot.quietSince - bargeOnset));
+        bargeOnset = 0;
+      }
+      if (bot.speaking && now - bot.quietSince > QUIET_HOLD_MS) {
+        bot.speaking = false;
+        if (!$("bot-indicator").classList.contains("interrupted")) {
+          $("bot-indicator").className = "indicator";
+          $("bot-indicator").textContent = "Bot is quiet";
+        }
+      }
+    }
+  }, 20);
+}
+
+// --- connection --------------------------------------------------------------------------------
+async function connect() {
+  setState("connecting");
+  $("mic-error").hidden = true;
+  const deviceId = $("mic").value;
+  try {
+    // Ask first, to explain a refusal in words; the SDK then opens the microphone it sends.
+    const probe = await navigator.mediaDevices.getUserMedia({ audio: true });
+    probe.getTracks().forEach((t) => t.stop());
+  } catch (e) {
+    const denied = e.name === "NotAllowedError" || e.name === "SecurityError";
+    $("mic-error").textContent = denied
+      ? "Microphone access was denied. Allow it in the browser's site settings (the icon left of the address bar) and connect again."
+      : `No microphone could be opened (${e.name}: ${e.message}).`;
+    $("mic-error").hidden = false;
+    setState("failed", denied ? "microphone blocked" : "no microphone");
+    return;
+  }
+  audioCtx = new AudioContext();
+  const media = new LocalMediaManager();
+  const transport = new Transport({ webrtcRequestParams: { endpoint: "/api/offer" }, mediaManager: media });
+  media.onTrackReplaced = (track) => transport.getAudioTransceiver()?.sender.replaceTrack(track);
+  client = new PipecatClient({
+    transport,
+    enableMic: true,
+    enableCam: false,
+    callbacks,
+  });
+  try {
+    await client.initDevices();
+    if (deviceId) await client.updateMic(deviceId);
+    await listMics();
+    await client.connect();
+  } catch (e) {
+    fail(e?.message || String(e));
+  }
+}
+
+function fail(reason) { disconnect(false); setState("failed", reason); }
+
+function disconnect(polite = true) {
+  clearInterval(meterTimer);
+  if (client) {
+    if (polite && client.connected) client.disconnectBot();
+    client.disconnect();
+  }
+  if (audioCtx) audioCtx.close();
+  client = audioCtx = null;
+  setState("idle");
+}
+
+async function listMics() {
+  const mics = await client.getAllMics();
+  const select = $("mic"), current = select.value;
+  select.replaceChildren(new Option("Default", ""));
+  for (const d of mics) select.append(new Option(d.label || d.deviceId, d.deviceId));
+  select.value = current;
+}
+
+// --- controls ----------------------------------------------------------------------------------
+$("connect").onclick = () => (ui.state === "connected" || ui.state === "connecting" ? disconnect() : connect());
+$("mute").onclick = () => {
+  const muted = $("mute").getAttribute("aria-pressed") !== "true";
+  client?.enableMic(!muted);
+  $("mute").setAttribute("aria-pressed", String(muted));
+  $("mute").textContent = muted ? "Unmute mic" : "Mute mic";
+};
+$("volume").oninput = () => ($("bot-audio").volume = Number($("volume").value));
+$("intensity").oninput = () => ($("intensity-value").textContent = Number($("intensity").value).toFixed(2));
+
+async function applyEmotion() {
+  if (ui.state !== "connected") return;
+  try {
+    const reply = await request("set-emotion", { preset: $("emotion").value, intensity: Number($("intensity").value) });
+    showEmotion(reply, "settings");
+  } catch (e) { ui.events.push({ type: "error", error: e.message }); }
+}
+$("emotion").onchange = applyEmotion;
+$("intensity").onchange = applyEmotion;
+$("llm-emotion").onchange = async () => {
+  if (ui.state !== "connected") return;
+  const reply = await request("set-emotion", { allow_llm: $("llm-emotion").checked });
+  ui.events.push({ type: "allow_llm", value: reply.allow_llm });
+};
+$("speak-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const text = $("speak-text").value.trim();
+  if (!text) return;
+  speakRequestedAt = performance.now();
+  typedText = text;
+  try {
+    await request("speak", { text });
+    $("speak-text").value = "";
+  } catch (e) { speakRequestedAt = 0; typedText = ""; ui.events.push({ type: "error", error: e.message }); }
+};
+setState("idle");
