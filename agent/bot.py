@@ -152,7 +152,7 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
         idle_timeout_secs=None,
     )
     EmotionControl(worker, tts)
-    FaultAnnouncer(worker, llm=llm, stt=stt)
+    FaultAnnouncer(worker, llm=llm, stt=stt, tts=tts)
 
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(transport, client):

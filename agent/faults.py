@@ -1,4 +1,4 @@
-"""When the LLM or STT fails, the bot says so out loud and the call stays up.
+"""When the LLM, STT or TTS fails, the bot says so out loud and the call stays up.
 
 Pipecat reports a failed completion or transcription as an `ErrorFrame`; left alone, the user hears
 silence and cannot tell a dead model from a slow one. This handler speaks a short apology (at most
@@ -17,10 +17,12 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 LLM_APOLOGY = "Sorry, I can't answer right now. Please try again in a moment."
 STT_APOLOGY = "Sorry, I couldn't hear that properly. Could you say it again?"
+# A remote speech service can fail mid-reply (its replica died); the next request goes to a live one.
+TTS_APOLOGY = "Sorry, my voice cut out there."
 
 
 class FaultAnnouncer:
-    """Speaks an apology when the LLM or STT service reports an error."""
+    """Speaks an apology when the LLM, STT or TTS service reports an error."""
 
     def __init__(
         self,
@@ -28,10 +30,11 @@ class FaultAnnouncer:
         *,
         llm: FrameProcessor,
         stt: FrameProcessor,
+        tts: FrameProcessor,
         cooldown_secs: float = 3.0,
     ):
         self._worker = worker
-        self._apologies = {llm: LLM_APOLOGY, stt: STT_APOLOGY}
+        self._apologies = {llm: LLM_APOLOGY, stt: STT_APOLOGY, tts: TTS_APOLOGY}
         self._cooldown_secs = cooldown_secs
         self._last_apology = 0.0
         worker.event_handler("on_pipeline_error")(self._on_error)

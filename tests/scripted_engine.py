@@ -65,3 +65,27 @@ class ScriptedEngine:
 
     def of_request(self, index: int, kind: str) -> list[EngineEvent]:
         return [e for e in self.events if e.request == index and e.kind == kind]
+
+
+class FlakyEngine:
+    """Wraps an engine; its first stream breaks after one chunk, like a replica that died mid-reply."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+        self.name = engine.name
+        self.sample_rate = engine.sample_rate
+        self.capabilities = engine.capabilities
+        self.broken = 0
+
+    def load(self) -> None:
+        self._engine.load()
+
+    def stream(self, request: SynthesisRequest, cancel: threading.Event):
+        chunks = self._engine.stream(request, cancel)
+        if self.broken:
+            yield from chunks
+            return
+        self.broken += 1
+        yield next(chunks)
+        chunks.close()
+        raise EngineError("the replica died")

@@ -402,6 +402,45 @@ def start_tts_server(port: int, tmp_path) -> subprocess.Popen:
     raise TimeoutError("the TTS server did not come up")
 
 
+async def test_speech_that_breaks_off_mid_reply_gets_an_apology_and_the_call_goes_on(
+    tmp_path, embedded_engine
+):
+    from http_serving import serving
+    from scripted_engine import FlakyEngine
+
+    from agent.process import start_agent
+    from tts_plugin.server.app import create_app
+
+    flaky = FlakyEngine(embedded_engine)
+    with serving(create_app(flaky)) as port:
+        agent = start_agent(
+            tmp_path / "agent.log", "tts.engine=remote", f"tts.remote_url=http://127.0.0.1:{port}"
+        )
+        try:
+            client = await connected(agent)
+            try:
+                sent = time.monotonic()
+                await client.request("speak", {"text": LONG_TEXT})
+                apology = await client.wait_for_message("bot-output", since=sent, timeout=20)
+                deadline = time.monotonic() + 20
+                while not any(
+                    "voice cut out" in m["data"]["text"]
+                    for m in client.messages_of("bot-output", since=sent)
+                ):
+                    assert time.monotonic() < deadline, client.messages_of("bot-output", sent)
+                    await asyncio.sleep(0.2)
+                assert flaky.broken == 1 and apology
+                # The apology is heard, and the call goes on.
+                await client.wait_for_speech(time.monotonic() - 1.0, timeout=10)
+                again = time.monotonic()
+                await client.request("speak", {"text": "Still here."})
+                await client.wait_for_speech(again, timeout=20)
+            finally:
+                await client.close()
+        finally:
+            agent.stop()
+
+
 async def test_a_backchannel_does_not_interrupt_with_min_words_barge_in(tmp_path, speech):
     from agent.process import start_agent
 

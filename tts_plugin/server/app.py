@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tts_plugin.engine import TTSEngine
-from tts_plugin.server.audit import AuditLog
+from tts_plugin.server.audit import AuditLog, AuditMiddleware
 from tts_plugin.server.jobs import JobQueue
 from tts_plugin.server.speech import speech_router
 from tts_plugin.server.voices import VoiceStore, voices_router
@@ -63,7 +63,7 @@ def create_app(
 
     app = offline_app("pipecat-indextts2 TTS server", lifespan)
     app.state.jobs = jobs
-    app.middleware("http")((audit_log or AuditLog()).middleware)
+    app.add_middleware(AuditMiddleware, audit=audit_log or AuditLog())
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loguru import logger
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _VOICE = re.compile(r"^/v1/voices/([^/]+)$")
@@ -59,35 +60,6 @@ class AuditLog:
             logger.remove(self._sink)
             self._sink = None
 
-    async def middleware(self, request: Request, call_next) -> Response:
-        """Give every request an id; audit voice changes and speech sessions."""
-        given = request.headers.get("x-request-id", "")
-        request.state.request_id = given if _ID.match(given) else uuid.uuid4().hex
-        operation, voice = self._operation(request)
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        if operation is None:
-            return response
-        fields = {"voice": voice} if voice else {}
-        if response.status_code >= 400 or operation != "speech":
-            outcome = getattr(request.state, "audit_result", None) or str(response.status_code)
-            self.record(request, operation, outcome, status=response.status_code, **fields)
-            return response
-        # An HTTP speech session lasts as long as its body streams.
-        self.record(request, "speech.start", "ok", status=response.status_code)
-        response.body_iterator = self._until_end(request, response.body_iterator)
-        return response
-
-    async def _until_end(self, request: Request, body):
-        sent, result = 0, "client gone"
-        try:
-            async for chunk in body:
-                sent += len(chunk)
-                yield chunk
-            result = "done"
-        finally:
-            self.record(request, "speech.end", result, bytes=sent)
-
     @staticmethod
     def _operation(request: Request) -> tuple[str | None, str | None]:
         path, method = request.url.path, request.method
@@ -96,3 +68,58 @@ class AuditLog:
         if method == "POST" and path in _SPEECH:
             return _SPEECH[path], None
         return None, None
+
+
+class AuditMiddleware:
+    """Gives every request an id and audits voice changes and speech sessions.
+
+    Plain ASGI rather than Starlette's `@app.middleware("http")`: that one re-streams the body and
+    ends it cleanly when the app fails mid-stream, so a client could not tell cut-off speech from
+    whole speech. Here a failure propagates and the server aborts the connection.
+    """
+
+    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+        self.app = app
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if _ID.match(given) else uuid.uuid4().hex
+        operation, voice = self.audit._operation(request)
+        status, sent, gone, complete = None, 0, False, False
+
+        async def watched_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            # The server also reports a disconnect once the response is complete: not a client gone.
+            gone = gone or (message["type"] == "http.disconnect" and not complete)
+            return message
+
+        async def audited_send(message: Message) -> None:
+            nonlocal status, sent, complete
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request.state.request_id
+                if operation == "speech" and status < 400:
+                    # An HTTP speech session lasts as long as its body streams.
+                    self.audit.record(request, "speech.start", "ok", status=status)
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
+            await send(message)
+
+        result = "failed"
+        try:
+            await self.app(scope, watched_receive, audited_send)
+            result = "client gone" if gone else "done"
+        finally:
+            if operation == "speech" and status is not None and status < 400:
+                self.audit.record(request, "speech.end", result, bytes=sent)
+            elif operation is not None and status is not None:
+                outcome = getattr(request.state, "audit_result", None) or str(status)
+                fields = {"voice": voice} if voice else {}
+                self.audit.record(request, operation, outcome, status=status, **fields)

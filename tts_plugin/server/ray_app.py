@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from ray import serve
 from ray.serve.config import AutoscalingConfig, BackpressureConfig
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tts_plugin.engine import EngineError
 from tts_plugin.server.app import create_app, default_voices_dir
@@ -50,6 +52,22 @@ class ScaleOptions:
             raise EngineError("--max-concurrent must be >= 1 and --max-waiting >= 0")
 
 
+class NameTheReplica:
+    """`X-Replica` on every response (plain ASGI: a failure mid-stream still aborts the stream)."""
+
+    def __init__(self, app: ASGIApp, replica: str) -> None:
+        self.app = app
+        self.replica = replica
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Replica"] = self.replica
+            await send(message)
+
+        await self.app(scope, receive, named if scope["type"] == "http" else send)
+
+
 class TTSReplica:
     """One engine and the server app around it; Serve builds the app after `__init__`."""
 
@@ -72,12 +90,7 @@ class TTSReplica:
             audit_log=AuditLog(Path(server["audit_log"])) if server.get("audit_log") else None,
         )
         replica = serve.get_replica_context().replica_id.unique_id
-
-        @app.middleware("http")
-        async def name_the_replica(request: Request, call_next):
-            response = await call_next(request)
-            response.headers["X-Replica"] = replica
-            return response
+        app.add_middleware(NameTheReplica, replica=replica)
 
         @app.get("/v1/replica", tags=["engine"])
         async def replica_info() -> dict[str, Any]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
-import uvicorn
+from http_serving import serving
 from pipecat.frames.frames import ErrorFrame, TTSAudioRawFrame, TTSSpeakFrame
 from pipecat.tests.utils import run_test
 from scripted_engine import ScriptedEngine
@@ -20,24 +18,6 @@ from tts_plugin.engine import EngineError, SynthesisRequest
 from tts_plugin.engines.remote import RemoteEngine
 from tts_plugin.server.app import create_app
 from tts_plugin.service import IndexTTS2TTSService
-
-
-@contextmanager
-def serving(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def post(port: int, body: dict) -> http.client.HTTPResponse:
