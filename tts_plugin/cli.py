@@ -219,9 +219,6 @@ def say(args: argparse.Namespace) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from tts_plugin.server.app import create_app, default_voices_dir
-    from tts_plugin.server.audit import AuditLog
-
     if args.ray:
         try:
             from tts_plugin.server import ray_app
@@ -232,22 +229,31 @@ def serve(args: argparse.Namespace) -> None:
         print(f"TTS server (Ray Serve) on http://{args.host}:{args.port}/", file=sys.stderr)
         ray_app.run(args)
         return
-    # Uploaded clips are the indextts2 engine's voices too.
-    voices_dir = args.voices_dir or default_voices_dir()
-    engine = make_engine(args, voices_dir)
+    engine, app = serve_app(args, max_waiting=args.max_waiting)
     load_with_status(engine)
-    app = create_app(
-        engine,
-        voices_dir=voices_dir,
-        max_concurrent=args.max_concurrent,
-        max_waiting=args.max_waiting,
-        cors_origins=args.cors_origin,
-        audit_log=AuditLog(args.audit_log) if args.audit_log else None,
-    )
     print(
         f"TTS server on http://{args.host}:{args.port}/ (schema at /openapi.json)", file=sys.stderr
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+def serve_app(args: argparse.Namespace, *, max_waiting: int):
+    """The engine and server app `serve`'s options ask for (one process, or one Ray replica)."""
+    from tts_plugin.server.app import create_app, default_voices_dir
+    from tts_plugin.server.audit import AuditLog
+
+    # Uploaded clips are the indextts2 engine's voices too.
+    voices_dir = args.voices_dir or default_voices_dir()
+    engine = make_engine(args, voices_dir)
+    app = create_app(
+        engine,
+        voices_dir=voices_dir,
+        max_concurrent=args.max_concurrent,
+        max_waiting=max_waiting,
+        cors_origins=args.cors_origin,
+        audit_log=AuditLog(args.audit_log) if args.audit_log else None,
+    )
+    return engine, app
 
 
 def list_emotions() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,8 +25,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tts_plugin.engine import EngineError
-from tts_plugin.server.app import create_app, default_voices_dir
-from tts_plugin.server.audit import AuditLog
 
 
 @dataclass
@@ -69,26 +66,17 @@ class NameTheReplica:
 
 
 class TTSReplica:
-    """One engine and the server app around it; Serve builds the app after `__init__`."""
+    """One engine and the server app around it, built from `serve`'s options in the replica."""
 
-    def __init__(self, engine_args: argparse.Namespace, server: dict[str, Any]) -> None:
-        from tts_plugin.cli import make_engine
+    def __init__(self, args: argparse.Namespace) -> None:
+        from tts_plugin.cli import serve_app
 
-        self._voices_dir = Path(server["voices_dir"])
-        self._engine = make_engine(engine_args, self._voices_dir)
-        self._server = server
+        # Serve queues past max_concurrent; the app's wait list only absorbs a slot's release
+        # racing the next request.
+        _, self._app = serve_app(args, max_waiting=args.max_concurrent)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        server = self._server
-        app = create_app(
-            self._engine,
-            voices_dir=self._voices_dir,
-            max_concurrent=server["max_concurrent"],
-            # Serve queues past max_concurrent; this only absorbs a slot's release racing the next.
-            max_waiting=server["max_concurrent"],
-            cors_origins=server.get("cors_origins"),
-            audit_log=AuditLog(Path(server["audit_log"])) if server.get("audit_log") else None,
-        )
+        app = self._app
         replica = serve.get_replica_context().replica_id.unique_id
         app.add_middleware(NameTheReplica, replica=replica)
 
@@ -100,8 +88,8 @@ class TTSReplica:
         return app
 
 
-def deployment(engine_args: argparse.Namespace, scale: ScaleOptions, server: dict[str, Any]):
-    """The bound Serve application for these engine arguments."""
+def deployment(args: argparse.Namespace, scale: ScaleOptions):
+    """The bound Serve application for `serve`'s options."""
     cls = serve.deployment(
         serve.ingress()(TTSReplica),
         name="tts",
@@ -121,16 +109,7 @@ def deployment(engine_args: argparse.Namespace, scale: ScaleOptions, server: dic
         health_check_period_s=2,
         health_check_timeout_s=10,
     )
-    return cls.bind(engine_args, {**server, "max_concurrent": scale.max_concurrent})
-
-
-def server_options(args: argparse.Namespace) -> dict[str, Any]:
-    """What each replica's app needs besides the engine (plain values: they travel by pickle)."""
-    return {
-        "voices_dir": str(args.voices_dir or default_voices_dir()),
-        "cors_origins": args.cors_origin,
-        "audit_log": str(args.audit_log) if args.audit_log else None,
-    }
+    return cls.bind(args)
 
 
 def scale_options(args: argparse.Namespace) -> ScaleOptions:
@@ -151,6 +130,4 @@ def run(args: argparse.Namespace) -> None:
     scale = scale_options(args)
     ray.init(address=args.ray_address, num_cpus=args.ray_num_cpus, include_dashboard=False)
     serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(
-        deployment(args, scale, server_options(args)), name="tts", route_prefix="/", blocking=True
-    )
+    serve.run(deployment(args, scale), name="tts", route_prefix="/", blocking=True)
