@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> None:
     import ray
 
     scale = scale_options(args)
+    # Ray reports usage statistics to its makers by default; nothing here talks to the internet.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(address=args.ray_address, num_cpus=args.ray_num_cpus, include_dashboard=False)
     serve.start(http_options={"host": args.host, "port": args.port})
     serve.run(deployment(args, scale), name="tts", route_prefix="/", blocking=True)
