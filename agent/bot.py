@@ -40,6 +40,7 @@ from agent.emotion_control import EmotionControl
 from agent.faults import FaultAnnouncer
 from agent.liveness import AudioArrivals, watch_peer
 from agent.runtime import AgentRuntime
+from agent.speculative_turn import SpeculativeSilenceUserTurnStopStrategy
 from agent.stt import create_stt
 from agent.vad import HysteresisSileroVADAnalyzer
 from tts_plugin.service import IndexTTS2TTSService
@@ -62,6 +63,8 @@ def turn_strategies(turns: TurnConfig) -> UserTurnStrategies:
             params=SmartTurnParams(stop_secs=turns.smart_turn_stop_secs)
         )
         stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)]
+    elif turns.speculate:
+        stop = [SpeculativeSilenceUserTurnStopStrategy(user_speech_timeout=turns.silence_secs)]
     else:
         stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=turns.silence_secs)]
     return UserTurnStrategies(start=start, stop=stop)

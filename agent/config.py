@@ -105,7 +105,10 @@ class TurnConfig(_Section):
     # heard at "stop", 0.65 s in; 0.096 s (three Silero windows) with the lower entry floor below
     # hears it 140-180 ms after its onset (0.12 s and floor 0.6: 260-580 ms; docs/benchmarks.md).
     vad_start_secs: float = Field(0.096, ge=0.05, le=2.0)
-    vad_stop_secs: float = Field(0.2, ge=0.05, le=2.0)
+    # Silence before VAD stop, when Whisper transcribes the segment. Short, so the transcript (and a
+    # speculative answer) is ready while the turn's silence below still runs: the user has
+    # vad_stop_secs + silence_secs = 0.35 s to go on before the turn ends either way.
+    vad_stop_secs: float = Field(0.1, ge=0.05, le=2.0)
     vad_confidence: float = Field(0.7, ge=0.0, le=1.0)
     vad_min_volume: float = Field(0.6, ge=0.0, le=1.0)
     # The floor to *enter* speech (agent/vad.py): lower starts barge-in sooner at a quiet onset
@@ -113,9 +116,11 @@ class TurnConfig(_Section):
     vad_start_min_volume: float = Field(0.35, ge=0.0, le=1.0)
     # "silence": the turn ends `silence_secs` after speech stops; "smart_turn": Smart Turn v3 decides.
     stop: Literal["silence", "smart_turn"] = "silence"
-    # After VAD stop (itself vad_stop_secs after the last word): with the short-window Whisper the
-    # transcript lands ~0.14 s after VAD stop, so a longer wait only delays the answer.
-    silence_secs: float = Field(0.15, ge=0.0, le=5.0)
+    # After VAD stop: the turn ends this long after it if the user stays quiet.
+    silence_secs: float = Field(0.25, ge=0.0, le=5.0)
+    # With "silence": answer the transcript (~0.14 s after VAD stop) speculatively while the silence
+    # runs out, keeping the answer only if the user stays quiet (agent/speculative_turn.py).
+    speculate: bool = True
     smart_turn_stop_secs: float = Field(2.0, ge=0.2, le=10.0)
     # "vad": any speech interrupts at once; "min_words": while the bot talks, only `min_words`
     # transcribed words do (a short "mhm" does not) — slower, as it waits for the transcript.

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import numpy as np
 import pytest
 from audio_analysis import transcribe, word_recall
 
@@ -64,6 +65,35 @@ async def test_a_session_uses_no_deprecated_pipecat_api(running_agent, speech):
     # Pipecat reports a deprecated call (ours) as a DeprecationWarning in the agent's log.
     warned = [line for line in running_agent.log.read_text().splitlines() if "Deprecat" in line]
     assert not warned, warned
+
+
+def voiced(pcm: np.ndarray, level: int = 600) -> np.ndarray:
+    """The clip without its leading and trailing silence (Piper pads both ends)."""
+    loud = np.flatnonzero(np.abs(pcm) > level)
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+async def test_a_short_pause_mid_question_gets_one_answer_to_the_whole_question(
+    running_agent, speech
+):
+    # 0.2 s between the halves: long enough for the VAD to stop and Whisper to transcribe the first
+    # half (and, when that is done before the user goes on, a speculative answer to start; its
+    # withdrawal is pinned in test_speculative_turn.py), shorter than the turn's end.
+    pause = np.zeros(int(0.2 * 22050), np.int16)
+    question = np.concatenate(
+        [voiced(speech("What is the capital")), pause, voiced(speech("of France?"))]
+    )
+    client = await connected(running_agent)
+    try:
+        asked = await client.say(question, 22050).sent()
+        answer = await client.wait_for_speech(asked.ended_at)
+        # Nothing was said to the first half, and one reply was spoken for the whole question.
+        assert client.recording.speech_seconds(asked.started_at, asked.speech_ended_at) == 0
+        assert answer > asked.speech_ended_at
+        await client.wait_for_silence(answer, hold=1.0)
+        assert len(client.messages_of("bot-llm-started", since=asked.started_at)) == 1
+    finally:
+        await client.close()
 
 
 async def test_talking_over_the_bot_silences_it_and_the_next_turn_works(running_agent, speech):
