@@ -36,6 +36,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from agent.config import AgentConfig, TurnConfig
+from agent.context_window import ContextWindow, context_budget
 from agent.emotion_control import EmotionControl
 from agent.faults import FaultAnnouncer
 from agent.liveness import AudioArrivals, watch_peer
@@ -131,6 +132,18 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
             vad_analyzer=vad, user_turn_strategies=turn_strategies(config.turns)
         ),
     )
+    window = ContextWindow(
+        context,
+        budget_tokens=context_budget(
+            config.llm.n_ctx, config.llm.max_tokens, runtime.system_prompt
+        ),
+        on_trimmed=runtime.prefill if runtime.llm_server else None,
+    )
+
+    @aggregators.assistant().event_handler("on_assistant_turn_stopped")
+    async def on_assistant_turn_stopped(aggregator, message):
+        await window.after_bot_turn()
+
     arrivals = AudioArrivals()
     pipeline = Pipeline(
         [
@@ -169,4 +182,5 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
         await runner.run()
     finally:
         watchdog.cancel()
+        window.close()
         await connection.disconnect()

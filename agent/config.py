@@ -63,6 +63,8 @@ class LLMConfig(_Section):
     model: str = "smollm2-135m-instruct"
     gguf: Path | None = None
     n_threads: int = Field(1, ge=1)
+    # The local server's context, and the window a session's conversation is kept within (its
+    # oldest turns dropped; agent/context_window.py). With a cloud LLM, raise it for longer memory.
     n_ctx: int = Field(2048, ge=256)
     max_tokens: int = Field(120, ge=1)
     temperature: float = Field(0.3, ge=0.0, le=2.0)
@@ -102,9 +104,10 @@ class TTSConfig(_Section):
 
 class TurnConfig(_Section):
     # Pipecat's default start (0.2 s) needs 0.2 s of *unbroken* speech: "Wait, stop..." was only
-    # heard at "stop", 0.65 s in; 0.096 s (three Silero windows) with the lower entry floor below
-    # hears it 140-180 ms after its onset (0.12 s and floor 0.6: 260-580 ms; docs/benchmarks.md).
-    vad_start_secs: float = Field(0.096, ge=0.05, le=2.0)
+    # heard at "stop", 0.65 s in. 0.064 s (two Silero windows) with the lower entry floor below
+    # hears speech ~140 ms after its onset (0.096 s: ~160 ms) and, like 0.096 and 0.12, let none of
+    # 12 recorded and synthetic non-speech sounds through (benchmarks/false_barge_in.py).
+    vad_start_secs: float = Field(0.064, ge=0.05, le=2.0)
     # Silence before VAD stop, when Whisper transcribes the segment. Short, so the transcript (and a
     # speculative answer) is ready while the turn's silence below still runs: the user has
     # vad_stop_secs + silence_secs = 0.35 s to go on before the turn ends either way.

@@ -84,7 +84,12 @@ class AgentRuntime:
 
     async def _start_llm(self, server: LlamaServer) -> None:
         await server.start()
-        await server.warm_up(self.system_prompt)
+        await server.prefill(self.system_prompt, [{"role": "user", "content": "Hello"}])
+
+    async def prefill(self, messages: list[dict]) -> None:
+        """Have the local LLM evaluate a session's conversation before its next turn needs it."""
+        if self.llm_server:
+            await self.llm_server.prefill(self.system_prompt, messages)
 
     async def stop(self) -> None:
         """Stop the LLM server child."""

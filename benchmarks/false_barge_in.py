@@ -17,11 +17,12 @@ chunks as the transport feeds them, for each `turns.vad_start_secs` given:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import threading
-import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import soxr
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
@@ -40,23 +41,21 @@ SPEECH = ["Mhm.", "Okay.", "Wait, stop please.", "Hold on a second.", "Sorry, on
 
 
 def pygame_effects() -> dict[str, np.ndarray]:
-    """pygame's recorded sound effects, mono 16 kHz float in [-1, 1]."""
-    try:
-        import pygame  # noqa: F401  (only located, never initialised)
-    except ImportError:
-        raise SystemExit("pip install pygame (for its recorded sound effects)") from None
-    data = Path(pygame.__file__).parent / "examples" / "data"
+    """pygame's recorded sound effects (located, not imported), mono 16 kHz float in [-1, 1]."""
+    spec = importlib.util.find_spec("pygame")
+    if spec is None:
+        raise SystemExit("pip install pygame (for its recorded sound effects)")
+    data = Path(spec.submodule_search_locations[0]) / "examples" / "data"
     clips = {}
     for path in sorted(data.glob("*.wav")):
-        with wave.open(str(path)) as w:
-            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-        if width == 1:
-            audio = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
-        else:
-            audio = np.frombuffer(raw, np.int16).astype(np.float32) / 32768
-        audio = audio.reshape(-1, channels).mean(axis=1)
-        clips[f"recorded: {path.stem}"] = soxr.resample(audio, rate, RATE)
+        with av.open(str(path)) as container:
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+            pcm = [
+                out.to_ndarray().reshape(-1)
+                for frame in container.decode(audio=0)
+                for out in resampler.resample(frame)
+            ]
+        clips[f"recorded: {path.stem}"] = np.concatenate(pcm)
     return clips
 
 

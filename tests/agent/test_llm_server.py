@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, BadRequestError
+from pipecat.processors.aggregators.llm_context import LLMContext
 
-from agent.config import LLMConfig
+from agent.config import LLMConfig, load_config
+from agent.context_window import ContextWindow, context_budget
 from agent.llm_server import LlamaServer
+from agent.runtime import system_prompt
 
 pytestmark = pytest.mark.slow
 
@@ -42,5 +45,43 @@ async def test_simultaneous_sessions_each_get_a_whole_reply():
         for text, finish in replies:
             assert finish in ("stop", "length"), replies
             assert len(text.split()) >= 5, replies
+    finally:
+        await server.stop()
+
+
+async def test_a_long_conversation_trimmed_to_its_window_still_gets_an_answer():
+    # ~25 turns of the bundled model's chatter filled its 2048-token context: llama.cpp then
+    # refused every request and the bot went silent for the rest of the call.
+    config = load_config()
+    prompt = system_prompt(config)
+    chatter = "I love talking about the weather, the sea and the mountains with my friends. " * 3
+    messages = []
+    for i in range(30):
+        messages += [
+            {"role": "user", "content": f"Tell me something nice, number {i}."},
+            {"role": "assistant", "content": chatter},
+        ]
+    messages.append({"role": "user", "content": "What is the capital of France?"})
+    server = LlamaServer(config.llm)
+    await server.start()
+    try:
+        client = AsyncOpenAI(base_url=server.base_url, api_key="none")
+
+        async def answer(conversation: list[dict]) -> str:
+            response = await client.chat.completions.create(
+                model=config.llm.model,
+                messages=[{"role": "system", "content": prompt}, *conversation],
+                max_tokens=config.llm.max_tokens,
+                temperature=0.0,
+            )
+            return response.choices[0].message.content or ""
+
+        with pytest.raises(BadRequestError, match="context length"):
+            await answer(messages)
+        context = LLMContext(messages=messages)
+        budget = context_budget(config.llm.n_ctx, config.llm.max_tokens, prompt)
+        assert ContextWindow(context, budget_tokens=budget).trim() > 0
+        assert context.messages[-1]["content"] == "What is the capital of France?"
+        assert len((await answer(context.messages)).split()) >= 3
     finally:
         await server.stop()

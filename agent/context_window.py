@@ -1,0 +1,74 @@
+"""Keep a session's conversation within the LLM's context, dropping its oldest turns.
+
+A conversation only grows: on the bundled model (2048 tokens) the prompt plus `max_tokens` passed
+the context after ~25 turns, and llama.cpp then answered with nothing, so the bot fell silent for
+the rest of the call. After each bot turn, once the estimated prompt passes `budget_tokens`, the
+oldest whole turns go until it is under half of that. Trimming in big steps keeps the prompt's
+prefix stable in between (llama.cpp reuses an evaluated prefix, so a turn costs only its new
+tokens); after a trim `on_trimmed` can evaluate the new prefix ahead of the user's next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+from pipecat.processors.aggregators.llm_context import LLMContext, LLMContextMessage
+from pipecat.utils.context.llm_context_summarization import LLMContextSummarizationUtil
+
+# The estimate is characters / 4 plus per-message overhead: SmolLM2 measured ~20% more tokens.
+ESTIMATE_MARGIN = 0.6
+
+
+def context_budget(n_ctx: int, max_tokens: int, system_prompt: str) -> int:
+    """Estimated tokens the conversation may hold beside the system prompt and the reply."""
+    room = n_ctx - max_tokens - LLMContextSummarizationUtil.estimate_tokens(system_prompt)
+    return max(0, int(room * ESTIMATE_MARGIN))
+
+
+class ContextWindow:
+    """Drops a context's oldest turns once it outgrows its budget."""
+
+    def __init__(
+        self,
+        context: LLMContext,
+        *,
+        budget_tokens: int,
+        on_trimmed: Callable[[list[LLMContextMessage]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._context = context
+        self._budget = budget_tokens
+        self._on_trimmed = on_trimmed
+        self._prefill: asyncio.Task | None = None
+
+    def trim(self) -> int:
+        """Drop the oldest turns if over budget; the number of messages dropped."""
+        messages = self._context.messages
+        if LLMContextSummarizationUtil.estimate_context_tokens(self._context) <= self._budget:
+            return 0
+        keep = list(messages)
+        # Whole turns only, and always the latest one: the kept part starts at a user message.
+        while len(keep) > 2 and self._estimate(keep) > self._budget // 2:
+            keep = keep[1:]
+            while len(keep) > 2 and keep[0].get("role") != "user":
+                keep = keep[1:]
+        dropped = len(messages) - len(keep)
+        self._context.set_messages(keep)
+        logger.debug(f"Context over {self._budget} tokens: dropped its {dropped} oldest messages")
+        return dropped
+
+    async def after_bot_turn(self) -> None:
+        """Trim, then (in the background) let the LLM evaluate the new prefix."""
+        if self.trim() and self._on_trimmed:
+            if self._prefill and not self._prefill.done():
+                self._prefill.cancel()
+            self._prefill = asyncio.create_task(self._on_trimmed(list(self._context.messages)))
+
+    def close(self) -> None:
+        if self._prefill and not self._prefill.done():
+            self._prefill.cancel()
+
+    @staticmethod
+    def _estimate(messages: list[LLMContextMessage]) -> int:
+        return LLMContextSummarizationUtil.estimate_context_tokens(LLMContext(messages=messages))
