@@ -137,7 +137,7 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
         budget_tokens=context_budget(
             config.llm.n_ctx, config.llm.max_tokens, runtime.system_prompt
         ),
-        on_trimmed=runtime.prefill if runtime.llm_server else None,
+        prefill=runtime.prefill if runtime.llm_server else None,
     )
 
     @aggregators.assistant().event_handler("on_assistant_turn_stopped")

@@ -1,11 +1,13 @@
 """Keep a session's conversation within the LLM's context, dropping its oldest turns.
 
 A conversation only grows: on the bundled model (2048 tokens) the prompt plus `max_tokens` passed
-the context after ~25 turns, and llama.cpp then answered with nothing, so the bot fell silent for
-the rest of the call. After each bot turn, once the estimated prompt passes `budget_tokens`, the
-oldest whole turns go until it is under half of that. Trimming in big steps keeps the prompt's
-prefix stable in between (llama.cpp reuses an evaluated prefix, so a turn costs only its new
-tokens); after a trim `on_trimmed` can evaluate the new prefix ahead of the user's next turn.
+the context after ~25 turns, llama.cpp refused or answered nothing, and the bot fell silent for the
+rest of the call. After each bot turn, once the estimated prompt passes `budget_tokens`, the oldest
+whole turns go until it is under half of that. Trimming in big steps keeps the prompt's prefix
+stable in between: llama.cpp reuses an evaluated prefix, so a turn costs only its new tokens.
+After each bot turn `prefill` lets the LLM evaluate the conversation so far (the reply as it was
+spoken, and after a trim the whole new prefix) while the user listens and talks, so the next
+answer's first token waits only for the user's words.
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ class ContextWindow:
         context: LLMContext,
         *,
         budget_tokens: int,
-        on_trimmed: Callable[[list[LLMContextMessage]], Awaitable[None]] | None = None,
+        prefill: Callable[[list[LLMContextMessage]], Awaitable[None]] | None = None,
     ) -> None:
         self._context = context
         self._budget = budget_tokens
-        self._on_trimmed = on_trimmed
+        self._prefill_with = prefill
         self._prefill: asyncio.Task | None = None
 
     def trim(self) -> int:
@@ -59,11 +61,12 @@ class ContextWindow:
         return dropped
 
     async def after_bot_turn(self) -> None:
-        """Trim, then (in the background) let the LLM evaluate the new prefix."""
-        if self.trim() and self._on_trimmed:
+        """Trim, then (in the background) let the LLM evaluate the conversation so far."""
+        self.trim()
+        if self._prefill_with and self._context.messages:
             if self._prefill and not self._prefill.done():
                 self._prefill.cancel()
-            self._prefill = asyncio.create_task(self._on_trimmed(list(self._context.messages)))
+            self._prefill = asyncio.create_task(self._prefill_with(list(self._context.messages)))
 
     def close(self) -> None:
         if self._prefill and not self._prefill.done():

@@ -44,20 +44,21 @@ def test_the_latest_turn_is_kept_whatever_the_budget():
     assert context.messages == conversation(5)[-2:]
 
 
-async def test_after_a_trim_the_new_prefix_is_handed_over_for_prefill():
+async def test_after_each_bot_turn_the_conversation_is_handed_over_for_prefill():
     seen = []
 
     async def prefill(messages):
         seen.append(messages)
 
     context = LLMContext(messages=conversation(40))
-    window = ContextWindow(context, budget_tokens=600, on_trimmed=prefill)
+    window = ContextWindow(context, budget_tokens=600, prefill=prefill)
     await window.after_bot_turn()
     await asyncio.sleep(0)
-    assert seen == [context.messages]
-    await window.after_bot_turn()  # nothing to trim: no prefill
+    assert seen == [context.messages] and len(seen[0]) < 80  # trimmed first
+    context.add_messages(conversation(1))
+    await window.after_bot_turn()
     await asyncio.sleep(0)
-    assert len(seen) == 1
+    assert seen[-1] == context.messages and len(seen) == 2
 
 
 def test_the_default_budget_leaves_room_for_the_prompt_and_the_reply():
