@@ -1,6 +1,6 @@
 """Answer quality of the agent's LLM on everyday spoken questions, scored by a written rubric.
 
-    python benchmarks/answer_quality.py [--set llm.system_prompt=... --set llm.max_tokens=...]
+    python benchmarks/answer_quality.py [--seeds 4] [--set llm.system_prompt=... --set llm.max_tokens=...]
 
 Starts the profile's local llama.cpp server (the embedded profile: SmolLM2-135M), asks each of the
 fixed questions below in a fresh conversation with the agent's own system prompt and sampling, and
@@ -96,8 +96,9 @@ def score(reply: str, expected: list[str]) -> dict[str, int]:
     }
 
 
-async def ask(session, url: str, config, question: str) -> tuple[str, float, float]:
+async def ask(session, url: str, config, question: str, seed: int) -> tuple[str, float, float]:
     body = {
+        "seed": seed,
         "model": config.llm.model,
         "messages": [
             {"role": "system", "content": system_prompt(config)},
@@ -120,22 +121,25 @@ async def ask(session, url: str, config, question: str) -> tuple[str, float, flo
     return "".join(parts), first or 0.0, time.perf_counter() - started
 
 
-async def run(overrides: list[str]) -> None:
+async def run(overrides: list[str], seeds: int) -> None:
     config = load_config("embedded", overrides, environ={})
     server = LlamaServer(config.llm)
     await server.start()
     rows = []
     try:
         async with aiohttp.ClientSession() as session:
-            for category, question, expected in QUESTIONS:
-                reply, first, total = await ask(session, server.base_url, config, question)
-                said = spoken(reply)
-                rows.append((category, question, said, score(said, expected), first, total))
-                print(f"- {question} → {said!r}", flush=True)
+            for seed in range(seeds):
+                for category, question, expected in QUESTIONS:
+                    reply, first, total = await ask(
+                        session, server.base_url, config, question, seed
+                    )
+                    said = spoken(reply)
+                    rows.append((category, question, said, score(said, expected), first, total))
+                    print(f"- {question} → {said!r}", flush=True)
     finally:
         await server.stop()
     criteria = list(rows[0][3])
-    print(f"\noverrides: {' '.join(overrides) or '(none)'}\n")
+    print(f"\noverrides: {' '.join(overrides) or '(none)'}; sampling seeds 0..{seeds - 1}\n")
     print("| category | n | " + " | ".join(criteria) + " | all four |")
     print("| --- | --- | " + " | ".join("---" for _ in criteria) + " | --- |")
     for category in [*dict.fromkeys(r[0] for r in rows), "all"]:
@@ -154,7 +158,11 @@ async def run(overrides: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    asyncio.run(run(parser.parse_args().set))
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="ask every question once per sampling seed"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.set, args.seeds))
 
 
 if __name__ == "__main__":
