@@ -1,6 +1,6 @@
 """Answer quality of the agent's LLM on everyday spoken questions, scored by a written rubric.
 
-    python benchmarks/answer_quality.py [--seeds 4] [--set llm.system_prompt=... --set llm.max_tokens=...]
+    python benchmarks/answer_quality.py [--seeds 4] [--conversation] [--set llm.max_tokens=...]
 
 Starts the profile's local llama.cpp server (the embedded profile: SmolLM2-135M), asks each of the
 fixed questions below in a fresh conversation with the agent's own system prompt and sampling, and
@@ -11,7 +11,9 @@ unfinished tail after whole sentences dropped). Each spoken reply is scored 0 or
 - grounded: no invented self-reference ("my services", "our company", "as an AI", "I just lost my
   job", "I'm a music-loving person"), no refusal to talk, no condolences for a loss nobody had;
 - fits speech: 3 to 60 words, no lists, markdown, emojis or URLs.
-Prints a Markdown table per category and overall, with the first-token and whole-reply times.
+Prints a Markdown table per category and overall, with the first-token and whole-reply times, and
+how many replies open like an earlier one (a small model copying itself). `--conversation` asks the
+questions in one conversation per seed, kept within the agent's window (agent/context_window.py).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import statistics
 import time
 
 import aiohttp
+from pipecat.processors.aggregators.llm_context import LLMContext
 
 from agent.config import load_config
+from agent.context_window import ContextWindow, context_budget
 from agent.llm_server import LlamaServer
 from agent.runtime import system_prompt
 from tts_plugin.emotion_tags import split_emotion_tag
@@ -96,12 +100,15 @@ def score(reply: str, expected: list[str]) -> dict[str, int]:
     }
 
 
-async def ask(session, url: str, config, question: str, seed: int) -> tuple[str, float, float]:
+async def ask(
+    session, url: str, config, history: list[dict], question: str, seed: int
+) -> tuple[str, float, float]:
     body = {
         "seed": seed,
         "model": config.llm.model,
         "messages": [
             {"role": "system", "content": system_prompt(config)},
+            *history,
             {"role": "user", "content": question},
         ],
         "max_tokens": config.llm.max_tokens,
@@ -121,25 +128,45 @@ async def ask(session, url: str, config, question: str, seed: int) -> tuple[str,
     return "".join(parts), first or 0.0, time.perf_counter() - started
 
 
-async def run(overrides: list[str], seeds: int) -> None:
+def opening(reply: str) -> str:
+    return re.split(r"(?<=[.!?,])\s", reply.strip().lower(), maxsplit=1)[0]
+
+
+async def run(overrides: list[str], seeds: int, conversation: bool) -> None:
     config = load_config("embedded", overrides, environ={})
+    budget = context_budget(config.llm.n_ctx, config.llm.max_tokens, system_prompt(config))
     server = LlamaServer(config.llm)
     await server.start()
-    rows = []
+    rows, repeats = [], 0
     try:
         async with aiohttp.ClientSession() as session:
             for seed in range(seeds):
+                # One conversation per seed (kept within the agent's window), or a fresh one each.
+                context = LLMContext()
+                window = ContextWindow(context, budget_tokens=budget)
+                openings: set[str] = set()
                 for category, question, expected in QUESTIONS:
                     reply, first, total = await ask(
-                        session, server.base_url, config, question, seed
+                        session, server.base_url, config, context.messages, question, seed
                     )
                     said = spoken(reply)
                     rows.append((category, question, said, score(said, expected), first, total))
                     print(f"- {question} → {said!r}", flush=True)
+                    repeats += bool(said) and opening(said) in openings
+                    openings.add(opening(said))
+                    if conversation:
+                        context.add_messages(
+                            [
+                                {"role": "user", "content": question},
+                                {"role": "assistant", "content": said},
+                            ]
+                        )
+                        window.trim()
     finally:
         await server.stop()
     criteria = list(rows[0][3])
-    print(f"\noverrides: {' '.join(overrides) or '(none)'}; sampling seeds 0..{seeds - 1}\n")
+    mode = "one conversation per seed" if conversation else "a fresh conversation per question"
+    print(f"\noverrides: {' '.join(overrides) or '(none)'}; seeds 0..{seeds - 1}; {mode}\n")
     print("| category | n | " + " | ".join(criteria) + " | all four |")
     print("| --- | --- | " + " | ".join("---" for _ in criteria) + " | --- |")
     for category in [*dict.fromkeys(r[0] for r in rows), "all"]:
@@ -153,6 +180,7 @@ async def run(overrides: list[str], seeds: int) -> None:
     totals = [r[5] for r in rows]
     print(f"\nfirst token median {statistics.median(firsts) * 1000:.0f} ms, "
           f"whole reply median {statistics.median(totals) * 1000:.0f} ms")  # fmt: skip
+    print(f"replies opening like an earlier one of the same seed: {repeats}/{len(rows)}")
 
 
 def main() -> None:
@@ -161,8 +189,13 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, default=1, help="ask every question once per sampling seed"
     )
+    parser.add_argument(
+        "--conversation",
+        action="store_true",
+        help="ask the questions in one conversation (per seed), trimmed as the agent trims it",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.set, args.seeds))
+    asyncio.run(run(args.set, args.seeds, args.conversation))
 
 
 if __name__ == "__main__":

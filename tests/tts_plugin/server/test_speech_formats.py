@@ -145,7 +145,8 @@ def test_an_explicit_emotion_wins_over_instructions(speech_server):
     both = spoken(speech_server, emotion="happy", instructions="Speak in a sad and slow voice.")
     happy = spoken(speech_server, emotion="happy")
     sad = spoken(speech_server, instructions="Speak in a sad and slow voice.")
-    assert abs(len(both) - len(happy)) < 0.05 * len(happy) and len(sad) > 1.1 * len(both)
+    # Piper's durations vary ~5 % run to run; sad is ~28 % slower than happy (docs/benchmarks.md).
+    assert abs(len(both) - len(happy)) < 0.1 * len(happy) and len(sad) > 1.1 * len(both)
 
 
 def test_voices_are_listed_where_openai_compatible_servers_list_them(speech_server):
