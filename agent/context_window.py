@@ -1,7 +1,7 @@
 """Keep a session's conversation within the LLM's context, dropping its oldest turns.
 
 A conversation only grows: on the bundled model (2048 tokens) the prompt plus `max_tokens` passed
-the context after ~25 turns, llama.cpp refused or answered nothing, and the bot fell silent for the
+the context 28 turns in, llama.cpp refused or answered nothing, and the bot fell silent for the
 rest of the call. After each bot turn, once the estimated prompt passes `budget_tokens`, the oldest
 whole turns go until it is under half of that. Trimming in big steps keeps the prompt's prefix
 stable in between: llama.cpp reuses an evaluated prefix, so a turn costs only its new tokens.
@@ -47,18 +47,20 @@ class ContextWindow:
     def trim(self) -> int:
         """Drop the oldest turns if over budget; the number of messages dropped."""
         messages = self._context.messages
-        if LLMContextSummarizationUtil.estimate_context_tokens(self._context) <= self._budget:
+        if self._estimate(messages) <= self._budget:
             return 0
-        keep = list(messages)
-        # Whole turns only, and always the latest one: the kept part starts at a user message.
-        while len(keep) > 2 and self._estimate(keep) > self._budget // 2:
-            keep = keep[1:]
-            while len(keep) > 2 and keep[0].get("role") != "user":
-                keep = keep[1:]
-        dropped = len(messages) - len(keep)
-        self._context.set_messages(keep)
-        logger.debug(f"Context over {self._budget} tokens: dropped its {dropped} oldest messages")
-        return dropped
+        # Whole turns only (the kept part starts at a user message), and always the latest one.
+        starts = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        if not starts:
+            return 0
+        start = next(
+            (i for i in starts if self._estimate(messages[i:]) <= self._budget // 2), starts[-1]
+        )
+        if start == 0:
+            return 0
+        self._context.set_messages(messages[start:])
+        logger.debug(f"Context over {self._budget} tokens: dropped its {start} oldest messages")
+        return start
 
     async def after_bot_turn(self) -> None:
         """Trim, then (in the background) let the LLM evaluate the conversation so far."""

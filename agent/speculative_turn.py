@@ -58,17 +58,17 @@ class SpeculativeSilenceUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         await self.trigger_user_turn_inference_triggered(speculation=self._speculation)
 
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
-        speculation, self._speculation = self._speculation, None
+        speculation = self._speculation
         if speculation and self._match.matches(
             speculation.text, concatenate_aggregated_text(self._words)
         ):
+            self._speculation = None
             await self.trigger_user_turn_finalized(
                 enable_user_speaking_frames=enable_user_speaking_frames,
                 confirms_speculation=True,
             )
             return
-        if speculation:
-            await self.trigger_user_turn_speculation_cancelled()
+        await self._withdraw("the turn ended on other words")
         await super().trigger_user_turn_stopped(
             enable_user_speaking_frames=enable_user_speaking_frames
         )
