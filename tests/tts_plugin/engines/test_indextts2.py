@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from offline import no_network
 from tiny_checkpoints import TEST_CODES, tiny_engine, write_reference_clip
 
 from tts_plugin.emotion import Emotion
 from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineError, SynthesisRequest
-from tts_plugin.engines.indextts2 import ChunkSchedule
+from tts_plugin.engines.indextts2 import ChunkSchedule, Sampling
+from tts_plugin.engines.indextts2 import engine as engine_module
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scores_to_vector
 
@@ -205,6 +207,42 @@ def test_emotions_change_the_conditioning_the_gpt_receives(engine):
     assert not np.allclose(neutral.numpy(), sad.numpy())
     # Intensity scales the mix linearly: half-way between neutral and full.
     assert np.allclose(half_sad.numpy(), (neutral.numpy() + sad.numpy()) / 2, atol=1e-5)
+
+
+@pytest.fixture
+def start_code_favoured(engine):
+    """The loaded GPT with its start code's logit pushed far above every codebook entry's, as a
+    random GPT can leave it (upstream's sampler would emit it and crash the codec)."""
+    models = engine._models
+    gpt = models._tts.gpt if engine.generation == "IndexTTS-2.5" else models.gpt
+    start = models.codebook_size  # the start code comes right after the codebook
+    kept = gpt.mel_head.bias[start].item()
+    with torch.no_grad():
+        gpt.mel_head.bias[start] = 50.0
+    yield engine
+    with torch.no_grad():
+        gpt.mel_head.bias[start] = kept
+
+
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy", "sampled"])
+def test_only_codebook_codes_are_sampled_even_when_the_gpt_favours_another(
+    start_code_favoured, monkeypatch, greedy
+):
+    engine = start_code_favoured
+    sampled: list[int] = []
+    real = engine_module.sample_codes
+
+    def recording(*args, **kwargs):
+        for code in real(*args, **kwargs):
+            sampled.append(code)
+            yield code
+
+    monkeypatch.setattr(engine_module, "sample_codes", recording)
+    monkeypatch.setattr(engine, "_sampling", Sampling(greedy=greedy, max_codes=30))
+    audio = np.concatenate(list(engine.stream(SynthesisRequest("Hello there."), threading.Event())))
+    assert len(sampled) == 30
+    assert max(sampled) < engine._models.codebook_size
+    assert len(audio) / engine.sample_rate == pytest.approx(segment_seconds(engine, 30), rel=0.02)
 
 
 def test_cancel_stops_decoding_within_one_step(engine, monkeypatch):

@@ -147,8 +147,9 @@ def test_greedy_codes_and_their_latents_match(models, golden):
     with torch.inference_mode():
         codes = list(
             sample_codes(
-                steps, models.stop_code, Sampling(greedy=True, max_codes=GREEDY_CODES),
-                threading.Event(), torch.inference_mode,
+                steps, models.stop_code, models.codebook_size,
+                Sampling(greedy=True, max_codes=GREEDY_CODES), threading.Event(),
+                torch.inference_mode,
             )
         )  # fmt: skip
         assert codes == golden["greedy_codes"].tolist()

@@ -40,12 +40,15 @@ class Sampling:
 def sample_codes(
     decoder: CodeDecoder,
     stop_code: int,
+    codebook_size: int,
     sampling: Sampling,
     cancel: threading.Event,
     model_call: Callable[[], AbstractContextManager],
 ) -> Iterator[int]:
     """Yield semantic codes until the stop code, `max_codes`, or `cancel`.
 
+    Only codebook entries (ids below `codebook_size`) and the stop code are ever sampled: the GPT's
+    head also scores its start code, which the codec cannot decode (a random GPT favours it).
     The model is shared, so each step runs inside `model_call()` (the engine's lock, inference
     mode, autocast); the decoder's KV cache is this request's own.
     """
@@ -69,12 +72,14 @@ def sample_codes(
         ]
     with model_call():
         logits = decoder.start()
+    ids = torch.arange(logits.size(-1), device=logits.device)
+    not_a_code = (ids >= codebook_size) & (ids != stop_code)
     history = decoder.history
     for _ in range(min(sampling.max_codes, decoder.capacity)):
         if cancel.is_set():
             return
         with torch.inference_mode():
-            scores = processors(history, logits.float())
+            scores = processors(history, logits.float().masked_fill(not_a_code, -torch.inf))
             if sampling.greedy:
                 code = scores.argmax(dim=-1, keepdim=True)
             else:

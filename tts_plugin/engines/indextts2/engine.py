@@ -175,7 +175,12 @@ class IndexTTS2Engine:
             with self._model_call(gpt=True):
                 decoder = models.decoder(voice, emotion, tokens, language)
             codes = sample_codes(
-                decoder, models.stop_code, sampling, cancel, lambda: self._model_call(gpt=True)
+                decoder,
+                models.stop_code,
+                models.codebook_size,
+                sampling,
+                cancel,
+                lambda: self._model_call(gpt=True),
             )
             yield from self._vocode_as_decoded(codes, decoder, voice, 1.0 / request.speed, cancel)
 

@@ -46,6 +46,7 @@ class Generation(Protocol):
     dtype: object  # the GPT's autocast dtype, or None
     mel_frames_per_code: float
     stop_code: int
+    codebook_size: int  # semantic codes the codec decodes: ids 0 .. codebook_size - 1
     languages: tuple[str, ...]
     spk_matrix: tuple  # per emotion: speaker styles of its prototypes
     emo_matrix: tuple  # per emotion: the prototypes' emotion vectors

@@ -38,6 +38,7 @@ class IndexTTS25Models:
         tts = self._tts
         self.device, self.dtype = tts.device, tts.dtype
         self.stop_code = tts.gpt.stop_mel_token
+        self.codebook_size = int(tts.cfg.semantic_codec.codebook_size)
         self.spk_matrix, self.emo_matrix = tts.spk_matrix, tts.emo_matrix
         self.s2mel, self.bigvgan = tts.s2mel, tts.bigvgan
 

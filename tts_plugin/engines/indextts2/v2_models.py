@@ -62,6 +62,7 @@ class IndexTTS2Models:
         root, aux = model.path, model.aux
         cfg = OmegaConf.load(root / "config.yaml")
         self.stop_code = int(cfg.gpt.stop_mel_token)
+        self.codebook_size = int(cfg.semantic_codec.codebook_size)
 
         with torch.device(self.device):
             self.gpt = UnifiedVoiceV2(**OmegaConf.to_container(cfg.gpt))
