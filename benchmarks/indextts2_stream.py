@@ -1,6 +1,6 @@
 """IndexTTS2: our sub-sentence streaming vs upstream's `stream_return=True`, same model, same run.
 
-    python benchmarks/indextts2_stream.py --model-dir DIR [--device cuda] [--runs 5]
+    python benchmarks/indextts2_stream.py --model-dir DIR [--device cuda] [--runs 5] [--stages]
 
 Both sides use one loaded model (so weights, device and warm-up are identical) and the same
 reference voice; the dir's generation picks the upstream side:
@@ -91,9 +91,10 @@ def upstream_v2(engine: IndexTTS2Engine, text: str, *, max_codes: int):
         with engine._model_call(gpt=True):
             decoder = models.decoder(voice, emotion, tokens, "en")
         steps = lambda: engine._model_call(gpt=True)  # noqa: E731
-        codes = torch.tensor(
-            [list(sample_codes(decoder, models.stop_code, sampling, threading.Event(), steps))]
+        decoded = sample_codes(
+            decoder, models.stop_code, models.codebook_size, sampling, threading.Event(), steps
         )
+        codes = torch.tensor([list(decoded)])
         with engine._model_call():
             conditioning = models.gpt.conditioning(voice.gpt_speaker, emotion)
             latents = models.gpt.teacher_forced_latents(conditioning, tokens, codes)
@@ -107,6 +108,64 @@ def upstream_v2(engine: IndexTTS2Engine, text: str, *, max_codes: int):
             yield models.bigvgan(mel.float()).reshape(-1).numpy()
 
 
+class StageClock:
+    """Wall time per pipeline stage, by wrapping the loaded models' entry points in place."""
+
+    def __init__(self, engine: IndexTTS2Engine) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        models = engine._models
+        s2mel = models.s2mel.models
+        self._wrap(models, "code_features", "codec embedding (+ gpt_layer on v2)")
+        self._wrap(s2mel["length_regulator"], "forward", "length regulator")
+        self._wrap(s2mel["cfm"], "inference", "DiT (steps × CFG)")
+        self._wrap(models.bigvgan, "forward", "BigVGAN")
+        real_decoder = models.decoder
+
+        def decoder(*args, **kwargs):
+            made = real_decoder(*args, **kwargs)
+            self._wrap(made, "start", "GPT prefill")
+            self._wrap(made, "step", "GPT steps (latents included)")
+            return made
+
+        models.decoder = decoder
+
+    def _wrap(self, owner, attribute: str, stage: str) -> None:
+        real = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+                self.calls[stage] = self.calls.get(stage, 0) + 1
+
+        setattr(owner, attribute, timed)
+
+
+def stage_table(engine: IndexTTS2Engine, text: str, runs: int) -> None:
+    """Where a request's time goes: each stage's share of the wall time, per call and in all."""
+    clock = StageClock(engine)
+    wall = audio = 0.0
+    for _ in range(runs):
+        _, total, seconds = timed(ours(engine, text), engine.sample_rate)
+        wall, audio = wall + total, audio + seconds
+    print(f"\nStages of ours on {text[:40]!r}… ({runs} runs, {audio / runs:.2f} s of audio each, "
+          f"RTF {wall / audio:.2f})\n")  # fmt: skip
+    print("| stage | calls per request | ms per call | s per request | share of wall |")
+    print("| --- | --- | --- | --- | --- |")
+    accounted = 0.0
+    for stage, seconds in sorted(clock.seconds.items(), key=lambda kv: -kv[1]):
+        calls = clock.calls[stage]
+        accounted += seconds
+        print(f"| {stage} | {calls / runs:.0f} | {1000 * seconds / calls:.1f} | "
+              f"{seconds / runs:.2f} | {seconds / wall:.0%} |")  # fmt: skip
+    rest = wall - accounted
+    print(f"| the rest (sampling, join, crossfade, Python) | | | {rest / runs:.2f} | "
+          f"{rest / wall:.0%} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-dir", type=Path, required=True)
@@ -115,6 +174,8 @@ def main() -> None:
     parser.add_argument("--diffusion-steps", type=int, default=10)
     parser.add_argument("--max-codes", type=int, default=1500)
     parser.add_argument("--first-chunk-seconds", type=float, default=0.48)
+    parser.add_argument("--stages", action="store_true", help="then time every stage of ours")
+    parser.add_argument("--texts", type=int, default=len(TEXTS), help="the first N texts only")
     args = parser.parse_args()
     engine = IndexTTS2Engine(
         args.model_dir,
@@ -143,7 +204,7 @@ def main() -> None:
         ]  # fmt: skip
     print("| text | method | audio (s) | first audio (s) | RTF | first audio vs ours |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for name, text in TEXTS:
+    for name, text in TEXTS[: args.texts]:
         baseline = None
         for method, run in methods:
             results = [timed(run(text), engine.sample_rate) for _ in range(args.runs)]
@@ -153,6 +214,8 @@ def main() -> None:
             baseline = baseline or first
             print(f"| {name} | {method} | {audio:.2f} | {first:.3f} | {rtf:.3f} | "
                   f"×{first / baseline:.1f} |", flush=True)  # fmt: skip
+    if args.stages:
+        stage_table(engine, TEXTS[1][1], args.runs)
 
 
 if __name__ == "__main__":

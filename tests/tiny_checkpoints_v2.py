@@ -160,12 +160,11 @@ def _gpt(cfg: dict, seed: int, stop_bias: float) -> dict:
     from tts_plugin.engines.indextts2.unified_voice import UnifiedVoiceV2
 
     gpt = cfg["gpt"]
+    width = gpt["model_dim"]
     weights = _weights(UnifiedVoiceV2(**gpt), seed)
     weights["mel_head.bias"][gpt["stop_mel_token"]] = stop_bias
     rows = gpt["number_text_tokens"] + 1  # the training-only text head upstream keeps
-    weights["text_head.weight"] = torch.from_numpy(
-        _values("text_head.weight", (rows, GPT_WIDTH), seed)
-    )
+    weights["text_head.weight"] = torch.from_numpy(_values("text_head.weight", (rows, width), seed))
     weights["text_head.bias"] = torch.from_numpy(_values("text_head.bias", (rows,), seed))
     return weights
 
@@ -189,19 +188,18 @@ def _s2mel(cfg: dict, seed: int) -> dict:
     from tts_plugin.engines.indextts2.v2_models import gpt_layer
 
     s2mel = MyModel(OmegaConf.create(cfg["s2mel"]))
-    s2mel.models["gpt_layer"] = gpt_layer(GPT_WIDTH)
+    s2mel.models["gpt_layer"] = gpt_layer(cfg["gpt"]["model_dim"])
     return {
         name: _weights(module, seed, _WEIGHT_NORMED["s2mel"] if name == "cfm" else ())
         for name, module in s2mel.models.items()
     }
 
 
-def _w2v_bert(directory: Path, seed: int) -> None:
+def _w2v_bert(directory: Path, seed: int, cfg) -> None:
     from safetensors.torch import save_file
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
     directory.mkdir(parents=True)
-    cfg = w2v_bert_config()
     cfg.save_pretrained(directory)
     SeamlessM4TFeatureExtractor().save_pretrained(directory)
     weights = _weights(Wav2Vec2BertModel(cfg), seed)
@@ -210,16 +208,28 @@ def _w2v_bert(directory: Path, seed: int) -> None:
 
 
 def build(
-    model_dir: Path, *, hub_layout: bool = False, stop_bias: float = -4.0, seed: int = 0
+    model_dir: Path,
+    *,
+    hub_layout: bool = False,
+    stop_bias: float = -4.0,
+    seed: int = 0,
+    cfg: dict | None = None,
+    w2v_bert=None,
+    vocoder_config: dict | None = None,
 ) -> Path:
-    """Write a complete tiny IndexTTS-2 model dir; return it."""
+    """Write a complete IndexTTS-2 model dir; return it (`stop_bias` as tiny_checkpoints.build).
+
+    Tiny unless told otherwise: `cfg` (config.yaml), `w2v_bert` (a Wav2Vec2BertConfig) and
+    `vocoder_config` (BigVGAN's config.json) give other shapes, as benchmarks/ does for the
+    released ones."""
     import torch
     from indextts25.s2mel.modules.bigvgan.bigvgan import BigVGAN, load_hparams_from_json
     from indextts25.s2mel.modules.campplus.DTDNN import CAMPPlus
     from safetensors.torch import save_file
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    cfg = config()
+    cfg = cfg or config()
+    width, rows = cfg["gpt"]["model_dim"], sum(cfg["emo_num"])
     (model_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
     with torch.device("cpu"), torch.no_grad():
         torch.save({"model": _gpt(cfg, seed, stop_bias)}, model_dir / "gpt.pth")
@@ -228,16 +238,15 @@ def build(
             {"mean": torch.zeros(W2V_WIDTH), "var": torch.ones(W2V_WIDTH)},
             model_dir / "wav2vec2bert_stats.pt",
         )
-        rows = 8 * EMOTION_PROTOTYPES
         torch.save(torch.from_numpy(_values("feat1", (rows, 192), seed)), model_dir / "feat1.pt")
-        torch.save(
-            torch.from_numpy(_values("feat2", (rows, GPT_WIDTH), seed)), model_dir / "feat2.pt"
-        )
+        torch.save(torch.from_numpy(_values("feat2", (rows, width), seed)), model_dir / "feat2.pt")
         shutil.copy(BPE_MODEL, model_dir / "bpe.model")
 
         aux = model_dir / "hf_cache"
         place = _hub_place if hub_layout else _flat_place
-        _w2v_bert(place(aux, "facebook/w2v-bert-2.0", "w2v-bert-2.0"), seed)
+        _w2v_bert(
+            place(aux, "facebook/w2v-bert-2.0", "w2v-bert-2.0"), seed, w2v_bert or w2v_bert_config()
+        )
         save_file(
             _codec(cfg, seed),
             str(
@@ -262,7 +271,7 @@ def build(
         )
         vocoder = place(aux, "nvidia/bigvgan_v2_22khz_80band_256x", "bigvgan")
         vocoder.mkdir(parents=True)
-        (vocoder / "config.json").write_text(json.dumps(BIGVGAN))
+        (vocoder / "config.json").write_text(json.dumps(vocoder_config or BIGVGAN))
         bigvgan = BigVGAN(load_hparams_from_json(str(vocoder / "config.json")))
         torch.save(
             {"generator": _weights(bigvgan, seed, _WEIGHT_NORMED["bigvgan"], BIGVGAN_GAINS, BIGVGAN_STDS)},
