@@ -92,6 +92,8 @@ class TTSConfig(_Section):
     device: str | None = None
     bf16: bool = False  # IndexTTS-2.5's GPT in bf16 on a GPU
     fp16: bool = False  # IndexTTS-2's GPT in fp16 on a GPU
+    # On CUDA, each request's GPT decode step is captured once as a CUDA graph and replayed.
+    cuda_graphs: bool = True
     diffusion_steps: int = Field(10, ge=1, le=100)
     # Semantic codes per text segment at most (max_mel_tokens; 25 per second of speech on 2.5, 50 on 2).
     max_codes: int = Field(1500, ge=1, le=4000)

@@ -50,6 +50,7 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         device=tts.device,
         bf16=tts.bf16,
         fp16=tts.fp16,
+        cuda_graphs=tts.cuda_graphs,
         diffusion_steps=tts.diffusion_steps,
         sampling=Sampling(max_codes=tts.max_codes),
         schedule=ChunkSchedule(first_seconds=tts.first_chunk_seconds),

@@ -89,7 +89,7 @@ def upstream_v2(engine: IndexTTS2Engine, text: str, *, max_codes: int):
         if index:
             yield engine._segment_silence
         with engine._model_call(gpt=True):
-            decoder = models.decoder(voice, emotion, tokens, "en")
+            decoder = models.decoder(voice, emotion, tokens, "en", max_codes)
         steps = lambda: engine._model_call(gpt=True)  # noqa: E731
         decoded = sample_codes(
             decoder, models.stop_code, models.codebook_size, sampling, threading.Event(), steps

@@ -94,6 +94,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bf16", action="store_true", help="IndexTTS-2.5's GPT in bfloat16 (GPU)")
     group.add_argument("--fp16", action="store_true", help="IndexTTS-2's GPT in float16 (GPU)")
     group.add_argument(
+        "--cuda-graphs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on CUDA, capture each request's GPT decode step as a CUDA graph (default: on)",
+    )
+    group.add_argument(
         "--diffusion-steps", type=int, default=10, help="flow-matching steps per chunk (1-100)"
     )
     group.add_argument(
@@ -130,6 +136,7 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         device=args.device,
         bf16=args.bf16,
         fp16=args.fp16,
+        cuda_graphs=args.cuda_graphs,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
         schedule=ChunkSchedule(first_seconds=args.first_chunk_seconds),

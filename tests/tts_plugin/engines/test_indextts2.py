@@ -26,6 +26,7 @@ from tts_plugin.engines.indextts2 import ChunkSchedule, Sampling
 from tts_plugin.engines.indextts2 import engine as engine_module
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scores_to_vector
+from tts_plugin.engines.indextts2.static_kv import StaticGPT2
 
 pytestmark = pytest.mark.slow
 
@@ -55,17 +56,13 @@ def segment_seconds(engine, codes: int = CODES) -> float:
 def gpt_calls(monkeypatch, engine) -> list[tuple[float, int]]:
     """(start time, positions fed) of every GPT forward: more than one is a request's prefill."""
     calls: list[tuple[float, int]] = []
-    if engine.generation == "IndexTTS-2.5":
-        model, key = engine._models._tts.gpt.inference_model, "input_ids"
-    else:
-        model, key = engine._models.gpt.gpt, "inputs_embeds"
-    real = model.forward
+    real = StaticGPT2.forward
 
-    def forward(*args, **kwargs):
-        calls.append((time.monotonic(), kwargs[key].shape[1]))
-        return real(*args, **kwargs)
+    def forward(self, x):
+        calls.append((time.monotonic(), x.shape[1]))
+        return real(self, x)
 
-    monkeypatch.setattr(model, "forward", forward)
+    monkeypatch.setattr(StaticGPT2, "forward", forward)
     return calls
 
 
@@ -274,9 +271,8 @@ def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatc
     overlaps = []
     lock_free = threading.Lock()
     models = engine._models
-    gpt = models._tts.gpt.inference_model if engine.generation == "IndexTTS-2.5" else models.gpt.gpt
     for owner, name in [
-        (gpt, "forward"),
+        (StaticGPT2, "forward"),
         (models.s2mel.models["cfm"], "inference"),
         (models.bigvgan, "forward"),
     ]:

@@ -131,7 +131,7 @@ def test_every_emotion_mode_matches(engine, models, voice, golden, tmp_path):
 def decoder(models, golden) -> CodeDecoder:
     tokens = t(golden["gpt_text_ids"]).to(torch.int32)[None]
     conditioning = models.gpt.conditioning(t(golden["speaker_latents"]), t(golden["emotion_own"]))
-    return CodeDecoder(models.gpt, conditioning, tokens)
+    return CodeDecoder(models.gpt, conditioning, tokens, max_codes=GREEDY_CODES + len(CODE_PREFIX))
 
 
 def test_gpt_text_and_logits_for_a_code_prefix_match(models, golden):

@@ -57,6 +57,7 @@ class IndexTTS2Engine:
         device: str | None = None,
         bf16: bool = False,
         fp16: bool = False,
+        cuda_graphs: bool = True,
         diffusion_steps: int = 10,
         cfg_rate: float = 0.7,
         max_prompt_seconds: float = 6.0,
@@ -70,7 +71,8 @@ class IndexTTS2Engine:
     ) -> None:
         """`voice` is the default reference clip (default: `voice.wav` in the model dir);
         clips in `voices_dir` are voices named by file stem. The GPT runs in bf16 (IndexTTS-2.5)
-        or fp16 (IndexTTS-2) on a GPU when asked. Nothing loads until `load()`."""
+        or fp16 (IndexTTS-2) on a GPU when asked; on CUDA each request's decode step is captured
+        as a CUDA graph unless `cuda_graphs` is off. Nothing loads until `load()`."""
         self._model = detect(model_dir)
         self._default_voice = Path(voice or self._model.path / "voice.wav").expanduser()
         if not self._default_voice.is_file():
@@ -83,6 +85,7 @@ class IndexTTS2Engine:
             raise EngineError(f"diffusion_steps must be in 1..100, got {diffusion_steps}")
         self._device = device
         self._half = bf16 if self._model.generation == "2.5" else fp16
+        self._cuda_graphs = cuda_graphs
         self._diffusion_steps = diffusion_steps
         self._cfg_rate = cfg_rate
         # Every chunk's DiT runs over the reference prompt again: a long clip would cost more than
@@ -148,7 +151,7 @@ class IndexTTS2Engine:
                 f"IndexTTS model code is missing ({e.name}): pip install torch first, then "
                 '"pipecat-indextts2[indextts2]" (see README)'
             ) from e
-        return Models(self._model, self._device, self._half)
+        return Models(self._model, self._device, self._half, self._cuda_graphs)
 
     def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[np.ndarray]:
         """Yield int16 chunks at 22050 Hz as the codes are decoded; stop within a step of `cancel`."""
@@ -173,7 +176,7 @@ class IndexTTS2Engine:
             if index:
                 yield self._segment_silence
             with self._model_call(gpt=True):
-                decoder = models.decoder(voice, emotion, tokens, language)
+                decoder = models.decoder(voice, emotion, tokens, language, sampling.max_codes)
             codes = sample_codes(
                 decoder,
                 models.stop_code,

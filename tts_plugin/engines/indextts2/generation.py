@@ -44,6 +44,7 @@ class Generation(Protocol):
     label: str
     device: str
     dtype: object  # the GPT's autocast dtype, or None
+    cuda_graphs: bool  # each request's decode step captured as a CUDA graph and replayed
     mel_frames_per_code: float
     stop_code: int
     codebook_size: int  # semantic codes the codec decodes: ids 0 .. codebook_size - 1
@@ -65,8 +66,9 @@ class Generation(Protocol):
         """The GPT's emotion (1, d): the voice's own blended toward the reference by `alpha`."""
 
     def decoder(
-        self, voice: Voice, emotion: object, tokens: object, language: str
-    ) -> CodeDecoder: ...
+        self, voice: Voice, emotion: object, tokens: object, language: str, max_codes: int
+    ) -> CodeDecoder:
+        """A request's decoder with room for `max_codes` (its KV cache is sized once)."""
 
     def code_features(self, decoder: CodeDecoder, codes: list[int], start: int) -> object:
         """s2mel's input features (1, T, 1024) for `codes[start:]`."""

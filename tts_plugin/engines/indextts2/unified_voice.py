@@ -22,6 +22,8 @@ from indextts25.gpt.perceiver import PerceiverResampler
 from torch import nn
 from transformers import GPT2Config, GPT2Model
 
+from tts_plugin.engines.indextts2.static_kv import Stepper
+
 W2V_WIDTH = 1024  # w2v-BERT 2.0 features, fixed by the released checkpoints
 SPEED_NORMAL, SPEED_HALF = 0, 1  # the two rows of `speed_emb`; inference always uses both
 
@@ -185,16 +187,25 @@ class CodeDecoder:
     training) does: the position is the attention mask's length, which already counts the code.
     To sample exactly as upstream and still hand s2mel the second pass's latents, every step runs
     two rows in one batch over a shared prefix: row 0 at generate()'s positions gives the logits,
-    row 1 at the second pass's positions gives the latent. The KV cache is this object's own, so
-    requests can interleave on one shared model.
+    row 1 at the second pass's positions gives the latent. The KV cache is this object's own
+    (preallocated, `static_kv.py`), so requests can interleave on one shared model.
     """
 
-    def __init__(self, gpt: UnifiedVoiceV2, conditioning: torch.Tensor, tokens: torch.Tensor):
+    def __init__(
+        self,
+        gpt: UnifiedVoiceV2,
+        conditioning: torch.Tensor,
+        tokens: torch.Tensor,
+        *,
+        max_codes: int,
+        graphs: bool = False,
+    ) -> None:
         self._gpt = gpt
         self._prefix = torch.cat([conditioning, gpt.text_embeddings(tokens)], 1)
-        self._past = None
         self.latents: list[torch.Tensor] = []  # latents[i] belongs to code i
-        self.capacity = gpt.mel_pos_embedding.emb.num_embeddings - 3
+        self.capacity = min(max_codes, gpt.mel_pos_embedding.emb.num_embeddings - 3)
+        # The prefix, the start code, then one position per code fed back.
+        self._steps = Stepper(gpt.gpt, 2, self._prefix.size(1) + 1 + self.capacity, graphs=graphs)
         # The ids upstream's generate() sees (placeholders, then the start code): its
         # repetition penalty counts them, so ours does too.
         self.history = torch.ones(
@@ -206,10 +217,7 @@ class CodeDecoder:
         """Run the prefix and the start code (position 0 in both rows); the first code's logits."""
         start = torch.tensor([[self._gpt.start_mel_token]], device=self._prefix.device)
         embeddings = torch.cat([self._prefix, self._gpt.code_embeddings(start, 0)], 1)
-        out = self._gpt.gpt(inputs_embeds=embeddings, use_cache=True)
-        self._past = out.past_key_values
-        self._past.batch_repeat_interleave(2)
-        latent = self._gpt.final_norm(out.last_hidden_state[:, -1:])
+        latent = self._gpt.final_norm(self._steps.prefix(embeddings)[:, -1:])
         self.latents.append(latent)
         return self._gpt.mel_head(latent)[:, -1]
 
@@ -219,8 +227,6 @@ class CodeDecoder:
         embeddings = torch.cat(
             [self._gpt.code_embeddings(code, index + 2), self._gpt.code_embeddings(code, index + 1)]
         )
-        out = self._gpt.gpt(inputs_embeds=embeddings, past_key_values=self._past, use_cache=True)
-        self._past = out.past_key_values
-        hidden = self._gpt.final_norm(out.last_hidden_state)
+        hidden = self._gpt.final_norm(self._steps.step(embeddings))
         self.latents.append(hidden[1:])
         return self._gpt.mel_head(hidden[:1])[:, -1]

@@ -17,6 +17,7 @@ from indextts25.utils.tokenizer import lang_to_token
 
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
+from tts_plugin.engines.indextts2.static_kv import Stepper
 
 # 25 codes/s → 50 feature frames/s, stretched ×1.72 to 86 mel frames/s.
 MEL_FRAMES_PER_CODE = 2 * 1.72
@@ -28,7 +29,7 @@ class IndexTTS25Models:
     mel_frames_per_code = MEL_FRAMES_PER_CODE
     languages = ("en", "zh", "ja", "es")
 
-    def __init__(self, model: ModelDir, device: str | None, bf16: bool) -> None:
+    def __init__(self, model: ModelDir, device: str | None, bf16: bool, cuda_graphs: bool) -> None:
         self.label = model.label
         self._view = _flat_view(model)
         root = Path(self._view.name) if self._view else model.path
@@ -37,6 +38,7 @@ class IndexTTS25Models:
         )
         tts = self._tts
         self.device, self.dtype = tts.device, tts.dtype
+        self.cuda_graphs = cuda_graphs and torch.device(self.device).type == "cuda"
         self.stop_code = tts.gpt.stop_mel_token
         self.codebook_size = int(tts.cfg.semantic_codec.codebook_size)
         self.spk_matrix, self.emo_matrix = tts.spk_matrix, tts.emo_matrix
@@ -83,10 +85,12 @@ class IndexTTS25Models:
             alpha=alpha,
         )
 
-    def decoder(self, voice: Voice, emotion, tokens, language: str) -> _Decoder25:
+    def decoder(self, voice: Voice, emotion, tokens, language: str, max_codes: int) -> _Decoder25:
         conditioning = voice.gpt_speaker + emotion.unsqueeze(1)
         language_id = torch.LongTensor([lang_to_token(language)]).to(self.device)
-        return _Decoder25(self._tts.gpt, conditioning, tokens, language_id)
+        return _Decoder25(
+            self._tts.gpt, conditioning, tokens, language_id, max_codes, self.cuda_graphs
+        )
 
     def code_features(self, decoder, codes: list[int], start: int):
         return self._tts.semantic_codec.decode(torch.tensor([codes[start:]], device=self.device))
@@ -118,27 +122,33 @@ def _flat_view(model: ModelDir) -> tempfile.TemporaryDirectory | None:
 
 
 class _Decoder25:
-    """2.5's GPT inference model stepped by hand, with this request's own KV cache."""
+    """2.5's GPT inference model stepped by hand over this request's own preallocated KV cache:
+    the same embeddings, positions and head as its `forward` under generate()."""
 
-    def __init__(self, gpt, conditioning, tokens, language_id) -> None:
+    def __init__(self, gpt, conditioning, tokens, language_id, max_codes: int, graphs: bool):
         # [conditioning][2 zero latents][text] then the start code, as upstream's generate() sees it.
         latents = conditioning.new_zeros(1, 2, conditioning.size(2))
-        self._gpt = gpt
+        self._model = gpt.inference_model
         self.history, self._prefix, _ = gpt.prepare_gpt_inputs(
             torch.cat([conditioning, latents], 1), tokens, language_id
         )
-        self._past = None
-        self.capacity = gpt.max_mel_tokens
+        self.capacity = min(max_codes, gpt.max_mel_tokens)
+        self._steps = Stepper(
+            self._model.transformer, 1, self._prefix.size(1) + 1 + self.capacity, graphs=graphs
+        )
+        self._fed = 0  # codes fed back: the next one sits at mel position fed + 1
 
     def start(self):
-        return self._run(self.history)
+        model = self._model
+        start = model.embeddings(self.history[:, self._prefix.size(1) :])
+        start = start + model.text_pos_embedding(start)  # the start code at mel position 0
+        hidden = self._steps.prefix(torch.cat([self._prefix, start], 1))
+        return model.lm_head(hidden)[:, -1]
 
     def step(self, code):
-        return self._run(code)
-
-    def _run(self, ids):
-        model = self._gpt.inference_model
-        model.store_mel_emb(self._prefix)  # another request may have replaced it between steps
-        out = model(input_ids=ids, past_key_values=self._past, use_cache=True, return_dict=True)
-        self._past = out.past_key_values
-        return out.logits[:, -1, :]
+        model = self._model
+        self._fed += 1
+        embedding = model.embeddings(code) + model.text_pos_embedding.get_fixed_embedding(
+            self._fed, code.device
+        )
+        return model.lm_head(self._steps.step(embedding))[:, -1]

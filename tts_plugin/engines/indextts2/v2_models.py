@@ -54,11 +54,12 @@ class IndexTTS2Models:
     mel_frames_per_code = MEL_FRAMES_PER_CODE
     languages = ("en", "zh")
 
-    def __init__(self, model: ModelDir, device: str | None, half: bool) -> None:
+    def __init__(self, model: ModelDir, device: str | None, half: bool, cuda_graphs: bool) -> None:
         self.label = model.label
         self.device = device or ("cuda:0" if torch.cuda.is_available() else "cpu")
         on_gpu = torch.device(self.device).type == "cuda"
         self.dtype = torch.float16 if half and on_gpu else None  # upstream: fp16 GPT
+        self.cuda_graphs = cuda_graphs and on_gpu
         root, aux = model.path, model.aux
         cfg = OmegaConf.load(root / "config.yaml")
         self.stop_code = int(cfg.gpt.stop_mel_token)
@@ -177,8 +178,11 @@ class IndexTTS2Models:
 
     # ---- decoding ---------------------------------------------------------------------------
 
-    def decoder(self, voice: Voice, emotion, tokens, language: str) -> CodeDecoder:
-        return CodeDecoder(self.gpt, self.gpt.conditioning(voice.gpt_speaker, emotion), tokens)
+    def decoder(self, voice: Voice, emotion, tokens, language: str, max_codes: int) -> CodeDecoder:
+        conditioning = self.gpt.conditioning(voice.gpt_speaker, emotion)
+        return CodeDecoder(
+            self.gpt, conditioning, tokens, max_codes=max_codes, graphs=self.cuda_graphs
+        )
 
     def code_features(self, decoder: CodeDecoder, codes: list[int], start: int) -> torch.Tensor:
         ids = torch.tensor([codes[start:]], device=self.device)
