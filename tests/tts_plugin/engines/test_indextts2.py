@@ -91,6 +91,9 @@ def test_a_long_sentence_streams_in_chunks_the_first_well_before_the_last(engine
     sizes = [len(c) for _, c in chunks]
     assert sizes[0] / engine.sample_rate < 0.6
     assert max(sizes) > 2 * sizes[0]
+    # Only the request's first chunk is small: the second segment continues the schedule.
+    speech = [n for n in sizes if n != len(engine._segment_silence)]
+    assert sum(n / engine.sample_rate < 0.6 for n in speech) == 1, sizes
     # Segments as upstream splits them (the first one short), each up to max_codes long.
     segments = engine._segments(LONG, "en")
     assert len(segments) == 2 and segments[0].shape[1] <= 40 + 3
@@ -130,7 +133,7 @@ def test_audio_is_finite_sane_and_chunk_joins_are_smooth(engine, monkeypatch):
     joins = np.cumsum([len(c) for c in chunks])[:-1]
     voiced = [bool(np.any(c)) for c in chunks]
     inner = [j for j, a, b in zip(joins, voiced[:-1], voiced[1:], strict=True) if a and b]
-    assert len(inner) >= 4
+    assert len(inner) >= 3  # two in the first segment, one in the second
     for j in inner:
         before = np.sqrt(np.mean(audio[j - 1024 : j] ** 2))
         after = np.sqrt(np.mean(audio[j : j + 1024] ** 2))

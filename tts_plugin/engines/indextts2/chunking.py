@@ -58,6 +58,19 @@ class ChunkSchedule:
             size = min(size * self.growth, self.largest_seconds)
 
 
+class ChunkSizes:
+    """One request's chunk sizes in codes, continued across its text segments: a later segment
+    starts where the schedule stopped, not at the small first chunk, since first audio is long
+    out by then and every chunk pays the DiT's reference prompt again."""
+
+    def __init__(self, schedule: ChunkSchedule, codes_per_second: int) -> None:
+        self._sizes = schedule.sizes(codes_per_second)
+        self.target = next(self._sizes)
+
+    def advance(self) -> None:
+        self.target = next(self._sizes)
+
+
 class Crossfader:
     """Joins overlapping audio chunks: holds back each chunk's tail and fades it into the next."""
 

@@ -26,7 +26,7 @@ from loguru import logger
 from tts_plugin.emotion import Emotion
 from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest, check_request
-from tts_plugin.engines.indextts2.chunking import ChunkSchedule, Crossfader
+from tts_plugin.engines.indextts2.chunking import ChunkSchedule, ChunkSizes, Crossfader
 from tts_plugin.engines.indextts2.decode import Sampling, sample_codes
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel
@@ -170,6 +170,7 @@ class IndexTTS2Engine:
         sampling = self._sampling
         if max_codes is not None:
             sampling = replace(sampling, max_codes=max_codes)
+        sizes = ChunkSizes(self._schedule, self._codes_per_second)
         for index, tokens in enumerate(self._segments(request.text, language)):
             if cancel.is_set():
                 return
@@ -185,7 +186,9 @@ class IndexTTS2Engine:
                 cancel,
                 lambda: self._model_call(gpt=True),
             )
-            yield from self._vocode_as_decoded(codes, decoder, voice, 1.0 / request.speed, cancel)
+            yield from self._vocode_as_decoded(
+                codes, decoder, voice, 1.0 / request.speed, cancel, sizes
+            )
 
     def _check_device(self) -> None:
         """Refuse a device this machine's torch cannot use, before any model is built on it."""
@@ -335,14 +338,13 @@ class IndexTTS2Engine:
         voice: Voice,
         duration: float,
         cancel: threading.Event,
+        sizes: ChunkSizes,
     ) -> Iterator[np.ndarray]:
         """Vocode the codes chunk by chunk as `codes` yields them (see chunking.py)."""
         decoded: list[int] = []
         mel = None  # every mel frame generated so far for this segment
         joiner = Crossfader(self._schedule.crossfade_samples)
         done = 0
-        sizes = self._schedule.sizes(self._codes_per_second)
-        target = next(sizes)
 
         def chunk(final: bool) -> np.ndarray:
             nonlocal mel
@@ -351,10 +353,10 @@ class IndexTTS2Engine:
 
         for code in codes:
             decoded.append(code)
-            if len(decoded) - done >= target:
+            if len(decoded) - done >= sizes.target:
                 audio = chunk(final=False)
                 done = len(decoded)
-                target = next(sizes)
+                sizes.advance()
                 if cancel.is_set():
                     return
                 yield audio
