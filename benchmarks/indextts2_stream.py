@@ -1,6 +1,7 @@
 """IndexTTS2: our sub-sentence streaming vs upstream's `stream_return=True`, same model, same run.
 
     python benchmarks/indextts2_stream.py --model-dir DIR [--device cuda] [--runs 5] [--stages]
+        [--half] [--no-cuda-graphs]
 
 Both sides use one loaded model (so weights, device and warm-up are identical) and the same
 reference voice; the dir's generation picks the upstream side:
@@ -176,10 +177,18 @@ def main() -> None:
     parser.add_argument("--first-chunk-seconds", type=float, default=0.48)
     parser.add_argument("--stages", action="store_true", help="then time every stage of ours")
     parser.add_argument("--texts", type=int, default=len(TEXTS), help="the first N texts only")
+    parser.add_argument("--half", action="store_true", help="the GPT in fp16 (v2) / bf16 (2.5)")
+    parser.add_argument(
+        "--cuda-graphs", action=argparse.BooleanOptionalAction, default=True,
+        help="on CUDA, each request's decode step as a CUDA graph",
+    )  # fmt: skip
     args = parser.parse_args()
     engine = IndexTTS2Engine(
         args.model_dir,
         device=args.device,
+        fp16=args.half,
+        bf16=args.half,
+        cuda_graphs=args.cuda_graphs,
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
         schedule=ChunkSchedule(first_seconds=args.first_chunk_seconds),
@@ -187,7 +196,8 @@ def main() -> None:
     )
     started = time.perf_counter()
     engine.load()
-    print(f"{engine.generation} on {engine._models.device}: load + warm-up "
+    print(f"{engine.generation} on {engine._models.device} (GPT {engine._models.dtype or 'fp32'}, "
+          f"CUDA graphs {engine._models.cuda_graphs}): load + warm-up "
           f"{time.perf_counter() - started:.1f} s, {args.runs} runs per cell, medians\n")  # fmt: skip
     methods: list[tuple[str, Callable[[str], Iterator[np.ndarray]]]] = [
         ("ours (sub-sentence)", lambda t: ours(engine, t)),

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# IndexTTS-2 at its released size on one GPU, in one command (about 5 minutes on an H100/H200):
+#
+#   bash benchmarks/gpu_real_size.sh [RESULTS_DIR]
+#
+# On a machine whose Python already has a CUDA torch, from this repo's root, after
+#   pip install -c constraints.txt -e ".[indextts2]"
+# (torch is left as it is: the lock's torch pin is for this project's CPU CI). The IndexTTS2 extra
+# brings indextts25-inference, transformers, sentencepiece, librosa, omegaconf, safetensors and
+# soundfile; nothing else is needed and nothing is downloaded at run time.
+#
+# It builds the random-weight dir with the released shapes (benchmarks/indextts2_real_size.py; kept
+# in $REAL_SIZE_DIR between runs), then writes Markdown tables to RESULTS_DIR and stdout:
+# - the GPT decode step (growing cache vs static vs CUDA graph) at four cache lengths, fp16 with
+#   IndexTTS-2's two rows and bf16 with 2.5's one (benchmarks/gpt_step.py);
+# - first audio, RTF and the cost of every stage, ours against upstream's segment loop, with and
+#   without CUDA graphs, fp16 GPT, 200 codes per segment (benchmarks/indextts2_stream.py).
+set -euo pipefail
+results=${1:-${OUT:-gpu-results}}
+dir=${REAL_SIZE_DIR:-/tmp/indextts2-real-size}
+mkdir -p "$results"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" ||
+  { echo "no CUDA device visible to torch" >&2; exit 1; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$results/gpu.txt"
+
+[ -f "$dir/gpt.pth" ] || python benchmarks/indextts2_real_size.py "$dir" | tee "$results/build.txt"
+python benchmarks/gpt_step.py --device cuda --dtype float16 --rows 2 --steps 30 |
+  tee "$results/gpt_step_fp16_2rows.md"
+python benchmarks/gpt_step.py --device cuda --dtype bfloat16 --rows 1 --steps 30 |
+  tee "$results/gpt_step_bf16_1row.md"
+for graphs in cuda-graphs no-cuda-graphs; do
+  python benchmarks/indextts2_stream.py --model-dir "$dir" --device cuda --half "--$graphs" \
+    --runs 3 --max-codes 200 --stages 2>&1 | grep -v "^20..-" | tee "$results/stream_$graphs.md"
+done
