@@ -51,6 +51,7 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         bf16=tts.bf16,
         fp16=tts.fp16,
         cuda_graphs=tts.cuda_graphs,
+        max_batch=config.server.max_sessions,  # every session's steps in one batch
         diffusion_steps=tts.diffusion_steps,
         sampling=Sampling(max_codes=tts.max_codes),
         schedule=ChunkSchedule(first_seconds=tts.first_chunk_seconds),

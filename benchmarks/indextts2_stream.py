@@ -35,7 +35,8 @@ import numpy as np
 from tts_plugin.emotion import Emotion
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
-from tts_plugin.engines.indextts2.decode import sample_codes
+from tts_plugin.engines.indextts2.deadlines import StreamClock
+from tts_plugin.engines.indextts2.decode import request_generator, sample_codes
 
 TEXTS = [
     ("short", "Sure, I can help with that."),
@@ -91,10 +92,10 @@ def upstream_v2(engine: IndexTTS2Engine, text: str, *, max_codes: int):
             yield engine._segment_silence
         with engine._model_call(gpt=True):
             decoder = models.decoder(voice, emotion, tokens, "en", max_codes)
-        steps = lambda: engine._model_call(gpt=True)  # noqa: E731
         decoded = sample_codes(
-            decoder, models.stop_code, models.codebook_size, sampling, threading.Event(), steps
-        )
+            decoder, models.stop_code, models.codebook_size, sampling, threading.Event(),
+            engine._steps, StreamClock(), request_generator(sampling.seed, models.device),
+        )  # fmt: skip
         codes = torch.tensor([list(decoded)])
         with engine._model_call():
             conditioning = models.gpt.conditioning(voice.gpt_speaker, emotion)

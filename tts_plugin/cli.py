@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-concurrent", type=int, default=2, help="syntheses at once")
+    serve.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=2,
+        help="syntheses at once (on indextts2: the requests one decode step serves)",
+    )
     serve.add_argument("--max-waiting", type=int, default=4, help="queued requests before 429")
     serve.add_argument(
         "--cors-origin", action="append", default=[], help="a web origin allowed (CORS is off)"
@@ -137,6 +142,8 @@ def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTS
         bf16=args.bf16,
         fp16=args.fp16,
         cuda_graphs=args.cuda_graphs,
+        # The server's concurrent syntheses are the batch a decode step serves.
+        max_batch=getattr(args, "max_concurrent", 8),
         diffusion_steps=args.diffusion_steps,
         sampling=Sampling(max_codes=args.max_codes),
         schedule=ChunkSchedule(first_seconds=args.first_chunk_seconds),

@@ -20,7 +20,8 @@ from offline import no_network
 from tiny_checkpoints import tiny_engine
 
 from tts_plugin.emotion import Emotion
-from tts_plugin.engines.indextts2.decode import Sampling, sample_codes
+from tts_plugin.engines.indextts2.deadlines import StreamClock
+from tts_plugin.engines.indextts2.decode import Sampling, request_generator, sample_codes
 from tts_plugin.engines.indextts2.static_kv import StaticGPT2
 
 pytestmark = pytest.mark.slow
@@ -79,13 +80,12 @@ def new_decoder(engine, max_codes: int = CODES):
         return models.decoder(voice, emotion, tokens, "en", max_codes)
 
 
-def codes(engine, decoder, sampling: Sampling, seed: int = 7) -> list[int]:
+def codes(engine, decoder, sampling: Sampling) -> list[int]:
     models = engine._models
-    torch.manual_seed(seed)
     return list(
         sample_codes(
-            decoder, models.stop_code, models.codebook_size, sampling, threading.Event(),
-            lambda: engine._model_call(gpt=True),
+            decoder, models.stop_code, models.codebook_size, sampling,
+            threading.Event(), engine._steps, StreamClock(), request_generator(7, models.device),
         )
     )  # fmt: skip
 

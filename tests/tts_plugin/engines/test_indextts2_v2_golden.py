@@ -39,7 +39,9 @@ from offline import no_network
 from tiny_checkpoints import tiny_engine, write_reference_clip
 
 from tts_plugin.engines.indextts2.bpe_text import split_segments
-from tts_plugin.engines.indextts2.decode import Sampling, sample_codes
+from tts_plugin.engines.indextts2.deadlines import StreamClock
+from tts_plugin.engines.indextts2.decode import Sampling, request_generator, sample_codes
+from tts_plugin.engines.indextts2.step_batch import StepBatcher
 from tts_plugin.engines.indextts2.unified_voice import CodeDecoder
 
 pytestmark = pytest.mark.slow
@@ -149,7 +151,8 @@ def test_greedy_codes_and_their_latents_match(models, golden):
             sample_codes(
                 steps, models.stop_code, models.codebook_size,
                 Sampling(greedy=True, max_codes=GREEDY_CODES), threading.Event(),
-                torch.inference_mode,
+                StepBatcher(lambda key: torch.inference_mode()), StreamClock(),
+                request_generator(None, "cpu"),
             )
         )  # fmt: skip
         assert codes == golden["greedy_codes"].tolist()

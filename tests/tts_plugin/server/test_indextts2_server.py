@@ -4,6 +4,8 @@ uploaded clips are voices."""
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from offline import no_network
 from test_speech_api import post, serving
 from test_voices_api import TOKEN, call, clip
 
+from tts_plugin.engines.indextts2 import Sampling
 from tts_plugin.server.app import create_app
 
 pytestmark = pytest.mark.slow
@@ -50,3 +53,29 @@ def test_an_unknown_voice_is_a_400_before_any_audio(port):
     response = post(port, {"model": "indextts2", "input": "Hello.", "voice": "nobody"})
     assert response.status == 400
     assert "unknown voice 'nobody'" in json.loads(response.read())["detail"]
+
+
+def test_three_concurrent_streams_share_decode_steps_and_all_stream_before_any_ends(
+    indextts2_engine, monkeypatch
+):
+    engine = indextts2_engine
+    # Long enough that each stream is several chunks (a random GPT never stops by itself).
+    monkeypatch.setattr(engine, "_sampling", Sampling(max_codes=120))
+    engine._steps.batch_sizes.clear()
+    app = create_app(engine, max_concurrent=3, max_waiting=0)
+    texts = ["Hello there, friend.", "A second stream speaks.", "And a third one too."]
+
+    def stream(text: str) -> tuple[float, float, int]:
+        response = post(port, {"model": "indextts2", "input": text, "response_format": "pcm"})
+        assert response.status == 200
+        first = response.read(2048)
+        first_at = time.monotonic()
+        rest = response.read()
+        return first_at, time.monotonic(), len(first) + len(rest)
+
+    with no_network(), serving(app) as port, ThreadPoolExecutor(3) as pool:
+        results = [f.result(timeout=120) for f in [pool.submit(stream, t) for t in texts]]
+    first_ends = min(end for _, end, _ in results)
+    assert all(first_at < first_ends for first_at, _, _ in results)  # all streaming at once
+    assert all(size > 22050 for _, _, size in results)
+    assert max(engine._steps.batch_sizes) == 3  # one decode step for all three

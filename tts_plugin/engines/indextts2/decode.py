@@ -4,18 +4,19 @@ Upstream calls `generate()`, which returns only when the whole segment is decode
 the same model (a generation's `CodeDecoder`, with its own KV cache) with the same sampling
 (repetition penalty, temperature, top-k, top-p; one beam, since beams cannot be streamed), yields
 each code as it is sampled and checks the cancel flag before every step, so an interruption stops
-the GPU within one decode step.
+the GPU within one decode step. Concurrent requests share each step (`step_batch.py`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tts_plugin.engine import EngineError
+from tts_plugin.engines.indextts2.deadlines import StreamClock
 from tts_plugin.engines.indextts2.generation import CodeDecoder
+from tts_plugin.engines.indextts2.step_batch import StepBatcher
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Sampling:
     max_codes: int = 1500
     # Always the most likely code (after the repetition penalty), as generate(do_sample=False).
     greedy: bool = False
+    # Every request's sampling starts from this seed (reproducible codes); None: a fresh one each.
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.temperature > 0 and self.top_k >= 1 and 0 < self.top_p <= 1):
@@ -43,14 +46,17 @@ def sample_codes(
     codebook_size: int,
     sampling: Sampling,
     cancel: threading.Event,
-    model_call: Callable[[], AbstractContextManager],
+    steps: StepBatcher,
+    clock: StreamClock,
+    generator: object,
 ) -> Iterator[int]:
     """Yield semantic codes until the stop code, `max_codes`, or `cancel`.
 
     Only codebook entries (ids below `codebook_size`) and the stop code are ever sampled: the GPT's
     head also scores its start code, which the codec cannot decode (a random GPT favours it).
-    The model is shared, so each step runs inside `model_call()` (the engine's lock, inference
-    mode, autocast); the decoder's KV cache is this request's own.
+    The model is shared: each step goes through `steps`, which runs it in one batch with the
+    other requests' steps; the KV cache and the random `generator` are this request's own, so its
+    codes do not depend on who else is decoding.
     """
     import torch
     from transformers import (
@@ -70,23 +76,38 @@ def sample_codes(
             TopKLogitsWarper(sampling.top_k),
             TopPLogitsWarper(sampling.top_p),
         ]
-    with model_call():
-        logits = decoder.start()
-    ids = torch.arange(logits.size(-1), device=logits.device)
-    not_a_code = (ids >= codebook_size) & (ids != stop_code)
-    history = decoder.history
-    for _ in range(min(sampling.max_codes, decoder.capacity)):
-        if cancel.is_set():
-            return
-        with torch.inference_mode():
-            scores = processors(history, logits.float().masked_fill(not_a_code, -torch.inf))
-            if sampling.greedy:
-                code = scores.argmax(dim=-1, keepdim=True)
-            else:
-                code = torch.multinomial(torch.softmax(scores, dim=-1), 1)
-        if int(code) == stop_code:
-            return
-        yield int(code)
-        history = torch.cat([history, code.to(history.device)], dim=1)
-        with model_call():
-            logits = decoder.step(code)
+    logits = steps.start(decoder, clock)
+    try:
+        ids = torch.arange(logits.size(-1), device=logits.device)
+        not_a_code = (ids >= codebook_size) & (ids != stop_code)
+        history = decoder.history
+        for _ in range(min(sampling.max_codes, decoder.capacity)):
+            if cancel.is_set():
+                return
+            with torch.inference_mode():
+                scores = processors(history, logits.float().masked_fill(not_a_code, -torch.inf))
+                if sampling.greedy:
+                    code = scores.argmax(dim=-1, keepdim=True)
+                else:
+                    probabilities = torch.softmax(scores, dim=-1)
+                    code = torch.multinomial(probabilities, 1, generator=generator)
+            if int(code) == stop_code:
+                return
+            with steps.away(decoder):
+                yield int(code)
+            history = torch.cat([history, code.to(history.device)], dim=1)
+            logits = steps.step(decoder, code)
+    finally:
+        steps.leave(decoder)
+
+
+def request_generator(seed: int | None, device: str):
+    """A request's own random generator: `seed`'s, or a fresh one."""
+    import torch
+
+    generator = torch.Generator(device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator

@@ -5,8 +5,9 @@ Per text segment the GPT decodes semantic codes one by one (`decode.py`); every 
 `ChunkSchedule`, in seconds of audio) the new codes, with a little left context, become s2mel
 features, go through the length regulator, the flow-matching DiT (reference mel + the previous
 chunk's last frames as its in-context prefix) and BigVGAN, and the audio is crossfaded onto what
-was already sent. The models are shared by all requests, so every model call runs under one lock,
-and requests interleave step by step without touching each other's state. Voice conditioning
+was already sent. The models are shared by all requests: every model call runs under one lock,
+the stream nearest a gap in its audio first (`deadlines.py`), and concurrent requests share each
+decode step (`step_batch.py`) without touching each other's state. Voice conditioning
 (w2v-BERT, CAMPPlus, reference mel, the GPT's speaker latents) is computed once per clip.
 """
 
@@ -27,11 +28,13 @@ from tts_plugin.emotion import Emotion
 from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest, check_request
 from tts_plugin.engines.indextts2.chunking import ChunkSchedule, ChunkSizes, Crossfader
-from tts_plugin.engines.indextts2.decode import Sampling, sample_codes
+from tts_plugin.engines.indextts2.deadlines import DeadlineLock, Key, StreamClock, now_key
+from tts_plugin.engines.indextts2.decode import Sampling, request_generator, sample_codes
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel
 from tts_plugin.engines.indextts2.generation import Generation, Voice
 from tts_plugin.engines.indextts2.model_dir import detect
+from tts_plugin.engines.indextts2.step_batch import StepBatcher
 from tts_plugin.text_split import detect_language
 
 DEFAULT_VOICE = "default"
@@ -58,6 +61,7 @@ class IndexTTS2Engine:
         bf16: bool = False,
         fp16: bool = False,
         cuda_graphs: bool = True,
+        max_batch: int = 8,
         diffusion_steps: int = 10,
         cfg_rate: float = 0.7,
         max_prompt_seconds: float = 6.0,
@@ -72,7 +76,8 @@ class IndexTTS2Engine:
         """`voice` is the default reference clip (default: `voice.wav` in the model dir);
         clips in `voices_dir` are voices named by file stem. The GPT runs in bf16 (IndexTTS-2.5)
         or fp16 (IndexTTS-2) on a GPU when asked; on CUDA each request's decode step is captured
-        as a CUDA graph unless `cuda_graphs` is off. Nothing loads until `load()`."""
+        as a CUDA graph unless `cuda_graphs` is off. Up to `max_batch` concurrent requests share
+        each decode step. Nothing loads until `load()`."""
         self._model = detect(model_dir)
         self._default_voice = Path(voice or self._model.path / "voice.wav").expanduser()
         if not self._default_voice.is_file():
@@ -103,8 +108,10 @@ class IndexTTS2Engine:
         self._emotion_model: EmotionModel | None = None
         self._voices: dict[tuple, Voice] = {}
         self._load_lock = threading.Lock()
-        # Serialises every model call: one IndexTTS instance is not safe for concurrent use.
-        self._model_lock = threading.RLock()
+        # Serialises every model call (one IndexTTS instance is not safe for concurrent use), the
+        # stream closest to a gap in its audio first; decode steps are shared by every request.
+        self._model_lock = DeadlineLock()
+        self._steps = StepBatcher(lambda key: self._model_call(gpt=True, key=key), max_batch)
         self.capabilities = EngineCapabilities(
             emotion_modes=frozenset({"preset", "vector", "reference", "description"}),
             languages=("en", "zh", "ja", "es") if self._model.generation == "2.5" else ("en", "zh"),
@@ -171,24 +178,25 @@ class IndexTTS2Engine:
         if max_codes is not None:
             sampling = replace(sampling, max_codes=max_codes)
         sizes = ChunkSizes(self._schedule, self._codes_per_second)
+        clock = StreamClock()
+        generator = request_generator(sampling.seed, models.device)
         for index, tokens in enumerate(self._segments(request.text, language)):
             if cancel.is_set():
                 return
             if index:
+                clock.sent(len(self._segment_silence) / SAMPLE_RATE)
                 yield self._segment_silence
-            with self._model_call(gpt=True):
+            with self._model_call(gpt=True, key=clock.key()):
                 decoder = models.decoder(voice, emotion, tokens, language, sampling.max_codes)
             codes = sample_codes(
-                decoder,
-                models.stop_code,
-                models.codebook_size,
-                sampling,
-                cancel,
-                lambda: self._model_call(gpt=True),
-            )
-            yield from self._vocode_as_decoded(
-                codes, decoder, voice, 1.0 / request.speed, cancel, sizes
-            )
+                decoder, models.stop_code, models.codebook_size, sampling, cancel, self._steps,
+                clock, generator,
+            )  # fmt: skip
+            for audio in self._vocode_as_decoded(
+                codes, decoder, voice, 1.0 / request.speed, cancel, sizes, clock, generator
+            ):
+                clock.sent(len(audio) / SAMPLE_RATE)
+                yield audio
 
     def _check_device(self) -> None:
         """Refuse a device this machine's torch cannot use, before any model is built on it."""
@@ -218,13 +226,14 @@ class IndexTTS2Engine:
             raise EngineError(f"the emotion model in {directory} does not load: {e}") from e
 
     @contextlib.contextmanager
-    def _model_call(self, *, gpt: bool = False):
-        """Exclusive use of the shared models, without autograd; the GPT in half precision if asked."""
+    def _model_call(self, *, gpt: bool = False, key: Key | None = None):
+        """Exclusive use of the shared models (the most urgent `key` first, see deadlines.py),
+        without autograd; the GPT in half precision if asked."""
         import torch
 
         device, dtype = torch.device(self._models.device).type, self._models.dtype
         half = torch.amp.autocast(device, enabled=gpt and dtype is not None, dtype=dtype)
-        with self._model_lock, torch.inference_mode(), half:
+        with self._model_lock.hold(key or now_key()), torch.inference_mode(), half:
             yield
 
     # ---- text -------------------------------------------------------------------------------
@@ -339,6 +348,8 @@ class IndexTTS2Engine:
         duration: float,
         cancel: threading.Event,
         sizes: ChunkSizes,
+        clock: StreamClock,
+        generator,
     ) -> Iterator[np.ndarray]:
         """Vocode the codes chunk by chunk as `codes` yields them (see chunking.py)."""
         decoded: list[int] = []
@@ -348,7 +359,10 @@ class IndexTTS2Engine:
 
         def chunk(final: bool) -> np.ndarray:
             nonlocal mel
-            audio, mel = self._chunk(decoder, decoded, done, mel, voice, duration, joiner.overlap)
+            audio, mel = self._chunk(
+                decoder, decoded, done, mel, voice, duration, joiner.overlap, clock.key(),
+                generator,
+            )  # fmt: skip
             return _int16(joiner.push(audio, final=final))
 
         for code in codes:
@@ -376,6 +390,8 @@ class IndexTTS2Engine:
         voice: Voice,
         duration: float,
         overlap: int,
+        key: Key,
+        generator,
     ):
         """Audio for codes[start:] (beginning `overlap` samples early) and the extended mel."""
         import torch
@@ -388,7 +404,11 @@ class IndexTTS2Engine:
 
         context_codes = schedule.codes(schedule.context_seconds, self._codes_per_second)
         left = max(0, start - context_codes)
-        with self._model_call():
+        # The DiT's starting noise comes from the global generator: seeded from this request's
+        # own, under the lock, so a request's audio does not depend on who else is speaking.
+        noise_seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+        with self._model_call(key=key):
+            torch.manual_seed(noise_seed)
             features = models.code_features(decoder, codes, left)
             size = frames(len(codes)) - frames(left)
             cond = models.s2mel.models["length_regulator"](

@@ -37,6 +37,16 @@ class CodeDecoder(Protocol):
     def step(self, code: object) -> object:
         """Feed the code just sampled (1, 1); the logits of the next one."""
 
+    # The step in three parts, so that a batch of requests can share the transformer's pass
+    # (`static_kv.batched_step` over each request's `cache`): step = output(pass(input(code))).
+    cache: object  # this request's StaticGPT2
+
+    def step_input(self, code: object) -> object:
+        """The embedded rows (r, 1, d) the transformer takes for this code."""
+
+    def step_output(self, hidden: object) -> object:
+        """The next code's logits (1, V) from the transformer's output rows."""
+
 
 class Generation(Protocol):
     """The loaded models of one IndexTTS generation."""

@@ -41,25 +41,30 @@ class StaticGPT2:
         r is 1 or `rows`: one row's keys are written to every row, so a shared prefix runs once.
         More than one position at a time only from an empty cache (the prefix), causally.
         """
-        n, start = x.size(1), self.length
-        if n > 1 and start:
-            raise EngineError("static KV cache: several positions at once only from empty")
-        if start + n > self.capacity:
-            raise EngineError(f"static KV cache: {start + n} positions, room for {self.capacity}")
-        end = start + n
+        self._check(x.size(1))
+        hidden = _blocks(self._gpt, x, lambda layer, q, k, v: self._attend(layer, q, k, v))
+        self.length += x.size(1)
+        return hidden
 
-        def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            keys, values = self._cache(layer, k)
-            keys[:, :, start:end] = k
-            values[:, :, start:end] = v
-            rows = q.size(0)
-            return F.scaled_dot_product_attention(
-                q, keys[:rows, :, :end], values[:rows, :, :end], is_causal=n > 1
+    def _check(self, n: int) -> None:
+        if n > 1 and self.length:
+            raise EngineError("static KV cache: several positions at once only from empty")
+        if self.length + n > self.capacity:
+            raise EngineError(
+                f"static KV cache: {self.length + n} positions, room for {self.capacity}"
             )
 
-        hidden = self._blocks(x, attend)
-        self.length = end
-        return hidden
+    def _attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Write k, v at the next positions and attend over everything written so far."""
+        n, start = q.size(2), self.length
+        end = start + n
+        keys, values = self._cache(layer, k)
+        keys[:, :, start:end] = k
+        values[:, :, start:end] = v
+        rows = q.size(0)
+        return F.scaled_dot_product_attention(
+            q, keys[:rows, :, :end], values[:rows, :, :end], is_causal=n > 1
+        )
 
     def masked_step(self, x: torch.Tensor) -> torch.Tensor:
         """One position for every row, at `self.position`, attending over the whole buffer with a
@@ -75,21 +80,7 @@ class StaticGPT2:
             values.index_copy_(2, self.position, v)
             return F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)
 
-        return self._blocks(x, attend)
-
-    def _blocks(self, x: torch.Tensor, attend) -> torch.Tensor:
-        """GPT-2's blocks (pre-norm attention and MLP, residuals) and final norm, as transformers
-        computes them in eval mode, with the cache handled by `attend`."""
-        rows, n, width = x.shape
-        for layer, block in enumerate(self._gpt.h):
-            q, k, v = block.attn.c_attn(block.ln_1(x)).split(width, dim=2)
-            q, k, v = (
-                t.view(rows, n, self._heads, self._head_dim).transpose(1, 2) for t in (q, k, v)
-            )
-            attended = attend(layer, q, k, v).transpose(1, 2).reshape(rows, n, width)
-            x = x + block.attn.c_proj(attended)
-            x = x + block.mlp(block.ln_2(x))
-        return self._gpt.ln_f(x)
+        return _blocks(self._gpt, x, attend)
 
     def _cache(self, layer: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer `layer`'s buffers, allocated at the first write in the dtype the step computes
@@ -100,6 +91,38 @@ class StaticGPT2:
             self._keys.append(new(shape, dtype=like.dtype, device=like.device))
             self._values.append(new(shape, dtype=like.dtype, device=like.device))
         return self._keys[layer], self._values[layer]
+
+
+def batched_step(caches: list[StaticGPT2], xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """One position for several requests' caches on one model in one pass: the weights are read
+    once for every row (the step is bound by reading them), each request attends over its own
+    keys and values at its own length. The hidden states of each request, in order."""
+    rows = [x.size(0) for x in xs]
+    for cache, x in zip(caches, xs, strict=True):
+        cache._check(x.size(1))
+
+    def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        parts = zip(caches, q.split(rows), k.split(rows), v.split(rows), strict=True)
+        return torch.cat([cache._attend(layer, *qkv) for cache, *qkv in parts])
+
+    hidden = _blocks(caches[0]._gpt, torch.cat(xs), attend)
+    for cache in caches:
+        cache.length += 1
+    return list(hidden.split(rows))
+
+
+def _blocks(gpt: GPT2Model, x: torch.Tensor, attend) -> torch.Tensor:
+    """GPT-2's blocks (pre-norm attention and MLP, residuals) and final norm, as transformers
+    computes them in eval mode, with the cache handled by `attend(layer, q, k, v)`."""
+    rows, n, width = x.shape
+    heads = gpt.config.n_head
+    for layer, block in enumerate(gpt.h):
+        q, k, v = block.attn.c_attn(block.ln_1(x)).split(width, dim=2)
+        q, k, v = (t.view(rows, n, heads, width // heads).transpose(1, 2) for t in (q, k, v))
+        attended = attend(layer, q, k, v).transpose(1, 2).reshape(rows, n, width)
+        x = x + block.attn.c_proj(attended)
+        x = x + block.mlp(block.ln_2(x))
+    return gpt.ln_f(x)
 
 
 class GraphedStep:

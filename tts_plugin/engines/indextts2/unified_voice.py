@@ -22,7 +22,7 @@ from indextts25.gpt.perceiver import PerceiverResampler
 from torch import nn
 from transformers import GPT2Config, GPT2Model
 
-from tts_plugin.engines.indextts2.static_kv import Stepper
+from tts_plugin.engines.indextts2.static_kv import StaticGPT2, Stepper
 
 W2V_WIDTH = 1024  # w2v-BERT 2.0 features, fixed by the released checkpoints
 SPEED_NORMAL, SPEED_HALF = 0, 1  # the two rows of `speed_emb`; inference always uses both
@@ -221,12 +221,23 @@ class CodeDecoder:
         self.latents.append(latent)
         return self._gpt.mel_head(latent)[:, -1]
 
+    @property
+    def cache(self) -> StaticGPT2:
+        return self._steps.static
+
     def step(self, code: torch.Tensor) -> torch.Tensor:
         """Feed the code just sampled (1, 1); the logits of the next one."""
+        return self.step_output(self._steps.step(self.step_input(code)))
+
+    def step_input(self, code: torch.Tensor) -> torch.Tensor:
+        """The step's two rows (2, 1, d): the code at generate()'s and at the second pass's place."""
         index = len(self.latents) - 1  # of `code` among the codes
-        embeddings = torch.cat(
+        return torch.cat(
             [self._gpt.code_embeddings(code, index + 2), self._gpt.code_embeddings(code, index + 1)]
         )
-        hidden = self._gpt.final_norm(self._steps.step(embeddings))
+
+    def step_output(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Keep row 1's latent; row 0's logits (1, V)."""
+        hidden = self._gpt.final_norm(hidden)
         self.latents.append(hidden[1:])
         return self._gpt.mel_head(hidden[:1])[:, -1]

@@ -17,7 +17,7 @@ from indextts25.utils.tokenizer import lang_to_token
 
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
-from tts_plugin.engines.indextts2.static_kv import Stepper
+from tts_plugin.engines.indextts2.static_kv import StaticGPT2, Stepper
 
 # 25 codes/s → 50 feature frames/s, stretched ×1.72 to 86 mel frames/s.
 MEL_FRAMES_PER_CODE = 2 * 1.72
@@ -145,10 +145,20 @@ class _Decoder25:
         hidden = self._steps.prefix(torch.cat([self._prefix, start], 1))
         return model.lm_head(hidden)[:, -1]
 
+    @property
+    def cache(self) -> StaticGPT2:
+        return self._steps.static
+
     def step(self, code):
-        model = self._model
+        return self.step_output(self._steps.step(self.step_input(code)))
+
+    def step_input(self, code):
+        """The code just sampled, embedded at its mel position (1, 1, d)."""
         self._fed += 1
-        embedding = model.embeddings(code) + model.text_pos_embedding.get_fixed_embedding(
+        model = self._model
+        return model.embeddings(code) + model.text_pos_embedding.get_fixed_embedding(
             self._fed, code.device
         )
-        return model.lm_head(self._steps.step(embedding))[:, -1]
+
+    def step_output(self, hidden):
+        return self._model.lm_head(hidden)[:, -1]
