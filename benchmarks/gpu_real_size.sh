@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# IndexTTS-2 at its released size on one GPU, in one command (about 5 minutes on an H100/H200):
+# IndexTTS-2 at its released size on one GPU, in one command (about 7 minutes on an H100/H200):
 #
 #   bash benchmarks/gpu_real_size.sh [RESULTS_DIR]
 #
@@ -14,7 +14,9 @@
 # - the GPT decode step (growing cache vs static vs CUDA graph) at four cache lengths, fp16 with
 #   IndexTTS-2's two rows and bf16 with 2.5's one (benchmarks/gpt_step.py);
 # - first audio, RTF and the cost of every stage, ours against upstream's segment loop, with and
-#   without CUDA graphs, fp16 GPT, 200 codes per segment (benchmarks/indextts2_stream.py).
+#   without CUDA graphs, fp16 GPT, 200 codes per segment (benchmarks/indextts2_stream.py);
+# - 1, 2, 4 and 8 concurrent streams, shared decode steps against lock-step turns, decode only and
+#   decode + vocode (benchmarks/indextts2_concurrency.py).
 set -euo pipefail
 results=${1:-${OUT:-gpu-results}}
 dir=${REAL_SIZE_DIR:-/tmp/indextts2-real-size}
@@ -32,4 +34,9 @@ python benchmarks/gpt_step.py --device cuda --dtype bfloat16 --rows 1 --steps 30
 for graphs in cuda-graphs no-cuda-graphs; do
   python benchmarks/indextts2_stream.py --model-dir "$dir" --device cuda --half "--$graphs" \
     --runs 3 --max-codes 200 --stages 2>&1 | grep -v "^20..-" | tee "$results/stream_$graphs.md"
+done
+for mode in --decode-only ""; do
+  python benchmarks/indextts2_concurrency.py --model-dir "$dir" --device cuda --half \
+    --streams 1,2,4,8 --max-codes 200 $mode 2>&1 | grep -v "^20..-" |
+    tee "$results/concurrency${mode:---full}.md"
 done

@@ -326,6 +326,17 @@ def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch):
         speak_briefly(engine, voice="../voice")
 
 
+def test_a_voices_emotion_vector_is_computed_once_not_per_request(engine, monkeypatch):
+    engine._emotion_vectors.clear()
+    merged = spy(monkeypatch, engine._models, "emotion_vector")
+    for preset in ("sad", "happy", "sad"):  # presets mix prototypes into the same own vector
+        speak_briefly(engine, emotion=Emotion(preset=preset))
+    speak_briefly(engine, voice="narrator")
+    assert [call[0][0].key for call in merged] == [
+        engine._voice(None).key, engine._voice("narrator").key
+    ]  # fmt: skip
+
+
 def test_a_bad_chunk_schedule_is_refused():
     with pytest.raises(EngineError, match="first"):
         ChunkSchedule(first_seconds=0)

@@ -23,6 +23,7 @@ class Voice:
     gpt_speaker: object  # the GPT's speaker conditioning (1, n, d)
     prompt_condition: object  # s2mel condition of the reference (1, T_mel, C)
     reference_mel: object  # (1, 80, T_mel)
+    key: tuple = ()  # the clip's (path, mtime), set by the engine's voice cache
 
 
 class CodeDecoder(Protocol):
