@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tts_plugin.engines.indextts2.deadlines import DeadlineLock, StreamClock
+from tts_plugin.engines.indextts2.deadlines import DeadlineLock, StreamClock, now_key
 
 
 def test_waiters_are_served_lowest_key_first_not_first_come():
@@ -63,3 +63,4 @@ def test_a_stream_is_urgent_until_it_speaks_then_by_when_its_audio_runs_out():
     speaking.sent(1.5)
     assert speaking.key()[1] == pytest.approx(first[1] + 1.5)
     assert quiet.key() < first  # a stream with no audio yet goes before one that has some
+    assert now_key() < quiet.key()  # and a request's start-up work (its prefill) before both

@@ -3,8 +3,9 @@
 Every model call of the IndexTTS2 engine (a batch of decode steps, a chunk's codec → DiT → BigVGAN
 work, a new request's prefill) takes one lock. Served first come first served, a stream far ahead
 of its listener can take the model from one about to run dry. `DeadlineLock` serves waiters by key
-instead, and `StreamClock` gives each stream its key: a stream that has not spoken yet first
-(oldest request first), then the one whose audio sent so far runs out soonest in wall time. When
+instead, and `StreamClock` gives each stream its key: a request's start-up work first (voice,
+emotion, prefill), then a stream that has not spoken yet (oldest request first), then the one whose
+audio sent so far runs out soonest in wall time. When
 the box cannot keep every stream ahead of real time, every stream's deadline slips and the one that
 slipped most is served next, so they degrade evenly instead of one starving.
 """
@@ -22,8 +23,10 @@ Key = tuple[int, float]
 
 
 def now_key() -> Key:
-    """Work outside any stream (a voice's conditioning, warm-up): urgent, first come first served."""
-    return (0, time.monotonic())
+    """Work that starts a request (its voice, emotion, prefill) or belongs to none (warm-up): most
+    urgent, first come first served. A new request's prefill is short and, once done, it shares
+    every step at no cost to the others, so waiting behind their steps would only delay it."""
+    return (-1, time.monotonic())
 
 
 class StreamClock:

@@ -188,7 +188,7 @@ class IndexTTS2Engine:
             if index:
                 clock.sent(len(self._segment_silence) / SAMPLE_RATE)
                 yield self._segment_silence
-            with self._model_call(gpt=True, key=clock.key()):
+            with self._model_call(gpt=True):
                 decoder = models.decoder(voice, emotion, tokens, language, sampling.max_codes)
             codes = sample_codes(
                 decoder, models.stop_code, models.codebook_size, sampling, cancel, self._steps,

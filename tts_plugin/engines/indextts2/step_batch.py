@@ -61,7 +61,7 @@ class StepBatcher:
 
     def start(self, decoder: CodeDecoder, clock: StreamClock) -> object:
         """The request's prefill (alone: prompts are ragged), then it joins; the first logits."""
-        with self._model_call(clock.key()):
+        with self._model_call(now_key()):
             logits = decoder.start()
         with self._cond:
             self._joined[id(decoder)] = clock
