@@ -48,3 +48,31 @@ def word_recall(expected: str, heard: str) -> float:
     """Share of the expected words that were heard."""
     want, got = words(expected), set(words(heard))
     return sum(w in got for w in want) / len(want)
+
+
+def _frame_levels(audio: np.ndarray, sample_rate: int, seconds: float = 0.02) -> np.ndarray:
+    n = int(seconds * sample_rate)
+    frames = audio[: len(audio) // n * n].astype(np.float64).reshape(-1, n)
+    return np.sqrt(np.mean(frames**2, axis=1))
+
+
+def speech_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Which 20 ms frames carry speech: above 5 % of the loud frames' level (pauses are below)."""
+    levels = _frame_levels(audio, sample_rate)
+    return levels > 0.05 * np.percentile(levels, 95)
+
+
+def pause_share(audio: np.ndarray, sample_rate: int) -> float:
+    """Share of the audio that is pause (20 ms frames without speech)."""
+    return float(1.0 - speech_frames(audio, sample_rate).mean())
+
+
+def speech_seconds(audio: np.ndarray, sample_rate: int) -> float:
+    """Seconds of speech without the pauses: the inverse of the speech rate for a given text."""
+    return float(speech_frames(audio, sample_rate).sum() * 0.02)
+
+
+def speech_level_db(audio: np.ndarray, sample_rate: int) -> float:
+    """Level of the speech frames only (dB re full scale), so pauses do not lower it."""
+    levels = _frame_levels(audio, sample_rate)[speech_frames(audio, sample_rate)]
+    return float(20 * np.log10(np.sqrt(np.mean(levels**2)) / 32768.0))

@@ -8,6 +8,7 @@ first clause plays while the rest is synthesised. Both packages are GPL-3.0 (the
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,9 @@ DEFAULT_VOICE = "en_US-joe-medium"
 MANDARIN_ESPEAK_VOICE = "cmn"
 # Piper normalises each chunk to full scale; this leaves headroom for the louder emotions.
 _BASE_GAIN = 0.7
+# Where a deliberate delivery (a prosody with pauses) breaks a clause: after , ; : and their
+# full-width forms.
+_PHRASE_END = re.compile(r"(?<=[,;:，；：、])\s*")
 
 
 def bundled_voice_dir() -> Path:
@@ -94,7 +98,13 @@ class EmbeddedEngine:
         prosody = emotion_prosody(emotion, request.speed)
         language = request.language or detect_language(request.text)
         speak = self._speak_mandarin if language == "zh" else self._speak_english
-        for piece in split_for_streaming(request.text):
+        pieces = split_for_streaming(request.text)
+        pause = np.zeros(int(prosody.pause_seconds * self.sample_rate), np.int16)
+        if pause.size:  # a deliberate delivery: a distinct pause at every comma too
+            pieces = [phrase for piece in pieces for phrase in _PHRASE_END.split(piece) if phrase]
+        for index, piece in enumerate(pieces):
+            if index and pause.size:
+                yield pause
             for chunk in speak(piece, prosody, cancel):
                 if cancel.is_set():
                     return

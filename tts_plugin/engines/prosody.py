@@ -25,12 +25,13 @@ class Prosody:
     pitch: float = 1.0
     energy: float = 1.0
     variation: float = 1.0
+    pause_seconds: float = 0.0  # silence added between clauses
 
 
 # Per dimension, in EMOTION_DIMENSIONS order: (rate, pitch, energy, variation).
 _DIMENSION_PROSODY: dict[str, Prosody] = {
     "happy": Prosody(1.08, 1.12, 1.25, 1.3),
-    "angry": Prosody(1.06, 1.04, 1.40, 1.2),
+    "angry": Prosody(1.06, 1.04, 1.60, 1.2),
     "sad": Prosody(0.80, 0.88, 0.65, 0.6),
     "afraid": Prosody(1.12, 1.10, 0.80, 1.3),
     "disgusted": Prosody(0.90, 0.95, 1.00, 0.9),
@@ -56,9 +57,32 @@ def prosody_for(weights: tuple[float, ...] | None, speed: float = 1.0) -> Prosod
     return Prosody(rate=rate * speed, pitch=pitch, energy=energy, variation=max(0.2, variation))
 
 
+# Presets whose delivery is not a blend of the dimensions. "serious" reaches IndexTTS2 as its vector
+# (calm 0.6, angry 0.2), whose blend here sounded like neutral (duration ×1.01, same pitch, same
+# pauses): it is spoken as its own, measured delivery: slower, distinct pauses between clauses,
+# steady pitch, a firm level.
+_PRESET_PROSODY: dict[str, Prosody] = {
+    "serious": Prosody(rate=0.84, pitch=0.96, energy=1.1, variation=0.6, pause_seconds=0.65),
+}
+
+
 def emotion_prosody(emotion: Emotion, speed: float = 1.0) -> Prosody:
     """Prosody for a preset or vector emotion (callers map descriptions to vectors first)."""
-    return prosody_for(emotion.model_vector(), speed)
+    own = _PRESET_PROSODY.get(emotion.preset or "")
+    if own is None:
+        return prosody_for(emotion.model_vector(), speed)
+    k = 1.0 if emotion.intensity is None else emotion.intensity
+
+    def toward(value: float) -> float:  # neutral → the preset's, by intensity
+        return 1.0 + k * (value - 1.0)
+
+    return Prosody(
+        rate=toward(own.rate) * speed,
+        pitch=toward(own.pitch),
+        energy=toward(own.energy),
+        variation=toward(own.variation),
+        pause_seconds=k * own.pause_seconds,
+    )
 
 
 def shift_pitch(audio: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:

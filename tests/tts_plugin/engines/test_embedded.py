@@ -7,7 +7,15 @@ import time
 
 import numpy as np
 import pytest
-from audio_analysis import median_f0, rms, transcribe, word_recall
+from audio_analysis import (
+    median_f0,
+    pause_share,
+    rms,
+    speech_level_db,
+    speech_seconds,
+    transcribe,
+    word_recall,
+)
 
 from tts_plugin.emotion import Emotion
 from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
@@ -32,7 +40,7 @@ def test_it_is_an_engine(embedded_engine):
     assert embedded_engine.sample_rate == 22050
 
 
-@pytest.mark.parametrize("emotion", ["neutral", "sad", "happy"])
+@pytest.mark.parametrize("emotion", ["neutral", "sad", "happy", "serious", "angry"])
 def test_english_is_intelligible_to_whisper(embedded_engine, whisper, emotion):
     audio = speak(embedded_engine, SENTENCE, emotion=Emotion(preset=emotion))
     heard = transcribe(whisper, audio, embedded_engine.sample_rate)
@@ -62,6 +70,20 @@ def test_sad_is_slower_lower_and_softer_than_happy(embedded_engine):
     assert rms(sad) / rms(happy) < 0.75
     # Neutral sits between them.
     assert len(happy) < len(neutral) < len(sad)
+
+
+def test_serious_is_slower_with_distinct_pauses_and_angry_is_louder(embedded_engine):
+    # Piper samples phoneme durations: medians of three renderings of a sentence with commas.
+    rate = embedded_engine.sample_rate
+
+    def median(measure, **request) -> float:
+        return float(np.median([measure(speak(embedded_engine, LONG, **request), rate)
+                                for _ in range(3)]))  # fmt: skip
+
+    serious, angry = Emotion(preset="serious"), Emotion(preset="angry")
+    assert median(pause_share, emotion=serious) >= 1.3 * median(pause_share)
+    assert median(speech_seconds) / median(speech_seconds, emotion=serious) <= 0.92
+    assert median(speech_level_db, emotion=angry) - median(speech_level_db) >= 3.0
 
 
 def test_intensity_scales_the_effect(embedded_engine):
