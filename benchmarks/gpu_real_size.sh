@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# IndexTTS-2 at its released size on one GPU, in one command (about 7 minutes on an H100/H200):
+# IndexTTS-2 at its released size on one GPU, in one command (sized for 8 minutes on an H100/H200):
 #
 #   bash benchmarks/gpu_real_size.sh [RESULTS_DIR]
 #
