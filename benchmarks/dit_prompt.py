@@ -6,7 +6,9 @@ times one pass (the engine's diffusion steps and CFG rate) for a chunk of `--chu
 after a prompt of each length, on the loaded model of DIR (random inputs: the cost does not depend on
 the values).
 
-    python benchmarks/dit_prompt.py --model-dir /tmp/real2 --prompts 6,3,1.5
+    python benchmarks/dit_prompt.py --model-dir /tmp/real2 --prompts 6,3,1.5 [--profile]
+
+`--profile` then prints where one pass (the first prompt length, 2 steps) spends its CPU time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     parser.add_argument("--prompts", default="6,3,1.5", help="prompt lengths in seconds")
     parser.add_argument("--chunk-frames", type=int, default=55, help="mel frames of the chunk")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="then the ops of one pass")
     args = parser.parse_args()
     engine = IndexTTS2Engine(args.model_dir, device=args.device, warm_up=False)
     engine.load()
@@ -59,6 +62,16 @@ def main() -> None:
         pass_seconds = statistics.median(times[1:])
         first = first or pass_seconds
         print(f"| {seconds:g} | {frames} | {pass_seconds:.2f} | ×{pass_seconds / first:.2f} |")
+        if args.profile:
+            from torch.profiler import profile
+
+            with profile() as profiled, engine._model_call():
+                cfm.inference(
+                    condition, torch.LongTensor([total]).to(device), prompt, style, None, 2,
+                    inference_cfg_rate=engine._cfg_rate,
+                )  # fmt: skip
+            print(profiled.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
+            args.profile = False
 
 
 if __name__ == "__main__":

@@ -309,7 +309,7 @@ class IndexTTS2Engine:
                 features = models.emotion_features(clip, source)
             alpha = 1.0 if emotion.intensity is None else emotion.intensity
         with self._model_call(gpt=True):
-            # Two Conformer passes (~1.2 s at the released size on 2 CPU cores): once per
+            # Two Conformer passes (most of a lone request's start-up at real size): once per
             # voice, emotion source and alpha, not once per request.
             key = (voice.key, source, alpha)
             if key not in self._emotion_vectors:
