@@ -1,14 +1,15 @@
 """A bounded job queue: a few syntheses at once, a short wait list, and a clear "full" answer.
 
 A GPU box serves many agents; past its capacity a request should learn at once that it must retry
-(429 + Retry-After) instead of queueing behind minutes of work.
+(429 + Retry-After) instead of queueing behind minutes of work. A request takes its place (a
+`Ticket`) before any byte of its answer is sent: a streamed answer that has already said 200 can no
+longer say 429.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 
 class QueueFull(Exception):
@@ -32,22 +33,49 @@ class JobQueue:
 
     @property
     def full(self) -> bool:
-        """Every slot is busy and the wait list is full: a new job would be refused."""
-        return self._slots.locked() and self.waiting >= self.max_waiting
+        """Every slot is busy or promised and the wait list is full: a new job would be refused."""
+        return self.running + self.waiting >= self.max_concurrent + self.max_waiting
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold a slot for the duration of a job; raise `QueueFull` rather than wait too long."""
+    def reserve(self) -> Ticket:
+        """A place in the queue, taken now, or `QueueFull`. Run the job with `async with ticket`;
+        `close()` gives the place back if the job never runs (both are safe to repeat)."""
         if self.full:
             raise QueueFull(self.retry_after_secs)
         self.waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self.waiting -= 1
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            self._slots.release()
+        return Ticket(self)
+
+
+class Ticket:
+    """One job's place: waiting until `async with` holds a slot, given back when it ends."""
+
+    def __init__(self, queue: JobQueue):
+        self._queue = queue
+        self._state = "waiting"
+
+    async def __aenter__(self) -> None:
+        if self._state != "waiting":
+            raise RuntimeError(f"a ticket runs once (this one is {self._state})")
+        await self._queue._slots.acquire()
+        if self._state != "waiting":  # closed while it waited: hand the slot on
+            self._queue._slots.release()
+            raise asyncio.CancelledError
+        self._queue.waiting -= 1
+        self._queue.running += 1
+        self._state = "running"
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Give the place back: the waiting place, or the running slot."""
+        if self._state == "waiting":
+            self._queue.waiting -= 1
+        elif self._state == "running":
+            self._queue.running -= 1
+            self._queue._slots.release()
+        self._state = "closed"

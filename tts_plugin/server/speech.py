@@ -35,7 +35,7 @@ from tts_plugin.engine import (
     check_request,
 )
 from tts_plugin.server.encoders import FORMATS, ResponseFormat, StreamEncoder, encoded_rate
-from tts_plugin.server.jobs import JobQueue, QueueFull
+from tts_plugin.server.jobs import JobQueue, QueueFull, Ticket
 from tts_plugin.server.synthesis import synthesize
 
 
@@ -125,15 +125,32 @@ def to_synthesis_request(
 
 def admit(
     engine: TTSEngine, jobs: JobQueue, body: SpeechRequest, clips: ClipLookup
-) -> SynthesisRequest:
-    """The engine request for `body`, or the HTTP error to answer instead (400, or 429 when full)."""
+) -> tuple[SynthesisRequest, Ticket]:
+    """The engine request for `body` and its place in the queue, taken before any byte of the
+    answer; or the HTTP error to answer instead (400, or 429 when full)."""
     try:
         request = to_synthesis_request(engine, body, clips)
     except (EmotionError, EngineError) as e:
         raise HTTPException(400, detail=str(e)) from None
-    if jobs.full:
-        raise busy(QueueFull(jobs.retry_after_secs))
-    return request
+    try:
+        return request, jobs.reserve()
+    except QueueFull as e:
+        raise busy(e) from None
+
+
+class HeldStreamingResponse(StreamingResponse):
+    """A streamed answer that gives its queue place back however the stream ends, even one whose
+    client left before its first byte (its body generator then never starts)."""
+
+    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket, **kwargs):
+        super().__init__(content, **kwargs)
+        self._ticket = ticket
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ticket.close()
 
 
 def speech_router(
@@ -141,9 +158,9 @@ def speech_router(
 ) -> APIRouter:
     router = APIRouter(tags=["speech"])
 
-    async def pcm_chunks(request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+    async def pcm_chunks(request: SynthesisRequest, ticket: Ticket) -> AsyncIterator[np.ndarray]:
         """Hold a job slot while the engine runs."""
-        async with jobs.slot():
+        async with ticket:
             async for chunk in synthesize(engine, request, executor):
                 yield chunk
 
@@ -161,7 +178,7 @@ def speech_router(
     )
     async def create_speech(body: SpeechRequest, http_request: Request) -> Response:
         """Synthesise `input`; audio streams as it is encoded."""
-        request = admit(engine, jobs, body, clips)
+        request, ticket = admit(engine, jobs, body, clips)
         rate = encoded_rate(body.response_format, body.sample_rate or engine.sample_rate)
 
         async def encoded() -> AsyncIterator[bytes]:
@@ -173,7 +190,7 @@ def speech_router(
                 else soxr.ResampleStream(engine.sample_rate, rate, 1, dtype="int16")
             )
             try:
-                async for chunk in pcm_chunks(request):
+                async for chunk in pcm_chunks(request, ticket):
                     pcm = resampler.resample_chunk(chunk) if resampler else chunk
                     if data := encoder.encode(pcm):
                         yield data
@@ -189,11 +206,11 @@ def speech_router(
             media, stream = "text/event-stream", sse_events(stream, body.input)
         headers = {"X-Sample-Rate": str(rate)}
         if body.stream:
-            return StreamingResponse(stream, media_type=media, headers=headers)
+            return HeldStreamingResponse(stream, ticket, media_type=media, headers=headers)
         try:
             audio = b"".join([chunk async for chunk in stream])
-        except QueueFull as e:
-            raise busy(e) from None
+        finally:
+            ticket.close()
         logger.debug(f"Synthesised {len(audio)} bytes for {len(body.input)} characters")
         return Response(audio, media_type=media, headers=headers)
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tts_plugin.emotion import ClipLookup
 from tts_plugin.engine import SynthesisRequest, TTSEngine
-from tts_plugin.server.jobs import JobQueue, QueueFull
+from tts_plugin.server.jobs import JobQueue, Ticket
 from tts_plugin.server.speech import ErrorBody, SpeechRequest, admit
 from tts_plugin.server.synthesis import synthesize
 
@@ -71,17 +71,19 @@ def webrtc_router(
     router = APIRouter(tags=["speech"])
     sessions: set[asyncio.Task] = set()
 
-    async def play(pc: RTCPeerConnection, track: SpeechTrack, request: SynthesisRequest) -> None:
+    async def play(
+        pc: RTCPeerConnection, track: SpeechTrack, request: SynthesisRequest, ticket: Ticket
+    ) -> None:
         resampler = soxr.ResampleStream(engine.sample_rate, RATE, 1, dtype="int16")
         try:
-            async with jobs.slot():
+            async with ticket:
                 async for chunk in synthesize(engine, request, executor):
                     track.push(resampler.resample_chunk(chunk))
             track.push(resampler.resample_chunk(np.zeros(0, np.int16), last=True))
             track.finish()
             await asyncio.wait_for(track.played.wait(), timeout=600)
             await asyncio.sleep(0.5)  # let the last packets leave
-        except (QueueFull, TimeoutError) as e:
+        except TimeoutError as e:
             logger.warning(f"WebRTC speech ended early: {e}")
         finally:
             await pc.close()
@@ -96,9 +98,9 @@ def webrtc_router(
     )
     async def speak_over_webrtc(body: WebRTCSpeechRequest) -> WebRTCAnswer:
         """Answer the offer; its audio track speaks `input` as it is synthesised."""
-        request = admit(engine, jobs, body, clips)
         if not body.sdp.lstrip().startswith("v=0"):
             raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0)")
+        request, ticket = admit(engine, jobs, body, clips)
         pc = RTCPeerConnection()
         track = SpeechTrack()
         try:
@@ -106,11 +108,13 @@ def webrtc_router(
             pc.addTrack(track)
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as e:
+            ticket.close()
             await pc.close()
             raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
-        task = asyncio.create_task(play(pc, track, request))
+        task = asyncio.create_task(play(pc, track, request, ticket))
         sessions.add(task)
         task.add_done_callback(sessions.discard)
+        task.add_done_callback(lambda _: ticket.close())  # also when cancelled before it ran
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
