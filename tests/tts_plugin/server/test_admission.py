@@ -10,8 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi import HTTPException
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from fastapi import HTTPException
 from http_serving import serving
 from scripted_engine import ScriptedEngine
 from test_webrtc_playback import post_json
