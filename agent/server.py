@@ -34,6 +34,8 @@ from agent.heap import collect_session_garbage, freeze_startup_heap
 from agent.jitter import set_audio_prefetch
 from agent.runtime import AgentRuntime
 from tts_plugin.server.app import offline_app
+from tts_plugin.server.errors import ErrorBody
+from tts_plugin.server.sdp_check import candidate_problem, offer_problem
 
 MAX_SDP_CHARS = 64_000
 RETRY_AFTER_SECS = 10
@@ -68,22 +70,16 @@ class CandidateModel(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-class ErrorDetail(BaseModel):
-    detail: str
-
-
-class BusyBody(BaseModel):
-    error: str
-    retry_after_secs: int
-
-
 _OFFER_ERRORS: dict[int | str, dict] = {
-    400: {"model": ErrorDetail, "description": "Not an SDP offer, or one WebRTC cannot use"},
-    503: {"model": BusyBody, "description": "Every session slot is taken; retry after Retry-After"},
+    400: {"model": ErrorBody, "description": "Not an SDP offer, or one WebRTC cannot use"},
+    503: {
+        "model": ErrorBody,
+        "description": "Every session slot is taken; retry after Retry-After",
+    },
 }
 _PATCH_ERRORS: dict[int | str, dict] = {
-    400: {"model": ErrorDetail, "description": "An ICE candidate that does not parse"},
-    404: {"model": ErrorDetail, "description": "No such peer connection"},
+    400: {"model": ErrorBody, "description": "An ICE candidate that does not parse"},
+    404: {"model": ErrorBody, "description": "No such peer connection"},
 }
 
 
@@ -146,12 +142,6 @@ class SessionRegistry:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def looks_like_sdp(sdp: str) -> bool:
-    """A cheap check before aiortc parses it: version line, origin, and at least one m= line."""
-    lines = [line.strip() for line in sdp.strip().splitlines()]
-    return bool(lines) and lines[0] == "v=0" and any(line.startswith("m=") for line in lines)
-
-
 def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> FastAPI:
     """The agent app; models load and the LLM server starts in its lifespan."""
     runtime = runtime or AgentRuntime(config)
@@ -182,12 +172,9 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
         with sessions.slot() as free:
             if free:
                 return routed_here(await answer(request))
-            return JSONResponse(
-                status_code=503,
-                content={
-                    "error": f"the agent is busy: {sessions.limit} sessions are running",
-                    "retry_after_secs": RETRY_AFTER_SECS,
-                },
+            raise HTTPException(
+                503,
+                detail=f"the agent is busy: {sessions.limit} sessions are running",
                 headers={"Retry-After": str(RETRY_AFTER_SECS)},
             )
 
@@ -200,8 +187,8 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
         return response
 
     async def answer(request: OfferRequest) -> Any:
-        if not looks_like_sdp(request.sdp):
-            raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0 and an m= line)")
+        if problem := offer_problem(request.sdp):
+            raise HTTPException(400, detail=problem)
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             set_audio_prefetch(connection.pc, config.server.audio_prefetch_packets)
@@ -218,15 +205,16 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
                 ),
                 on_connection,
             )
-        except HTTPException:
-            raise
-        except Exception as e:
+        except ValueError as e:  # aiortc refusing what the offer asks for
             raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
         return answer
 
     @app.patch("/api/offer", responses=_PATCH_ERRORS)
     async def add_candidates(request: PatchRequest) -> dict[str, str]:
         """Add trickled ICE candidates to a peer connection."""
+        for c in request.candidates:
+            if problem := candidate_problem(c.candidate):
+                raise HTTPException(400, detail=problem)
         try:
             await handler.handle_patch_request(
                 SmallWebRTCPatchRequest(
@@ -237,9 +225,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
                     ],
                 )
             )
-        except HTTPException:
-            raise
-        except Exception as e:
+        except ValueError as e:  # aiortc refusing a candidate that parsed
             raise HTTPException(400, detail=f"bad ICE candidate: {e}") from None
         return {"status": "ok"}
 
@@ -248,9 +234,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
     )
     async def other_offer_methods() -> JSONResponse:
         # Starlette's own 405 names only the first route's method (POST); name both.
-        return JSONResponse(
-            {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": "POST, PATCH"}
-        )
+        raise HTTPException(405, detail="Method Not Allowed", headers={"Allow": "POST, PATCH"})
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

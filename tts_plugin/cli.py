@@ -279,13 +279,17 @@ def list_emotions() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logger.remove()
-    logger.add(sys.stderr, level="WARNING")
     try:
         if args.command == "emotions":
             list_emotions()
         elif args.command == "serve":
+            from tts_plugin.server.audit import audit_filter
+
+            # Audit lines are INFO; they reach stderr at any level (the README promises them there).
+            logger.add(sys.stderr, level=0, filter=audit_filter("WARNING"))
             serve(args)
         else:
+            logger.add(sys.stderr, level="WARNING")
             say(args)
     except (EmotionError, EngineError) as e:
         print(f"error: {e}", file=sys.stderr)

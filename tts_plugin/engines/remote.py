@@ -121,9 +121,12 @@ class RemoteEngine:
 
 
 def _error_text(response: http.client.HTTPResponse) -> str:
+    """The server's message from its error shape (`server/errors.py`), else the HTTP reason."""
     try:
-        body = json.loads(response.read() or b"{}")
-    except ValueError:
-        body = {}
-    detail = body.get("detail") or body.get("error") or response.reason
-    return f"remote TTS server refused the request ({response.status}): {detail}"
+        error = json.loads(response.read() or b"{}").get("error")
+    except (ValueError, AttributeError):
+        error = None
+    message = error.get("message") if isinstance(error, dict) else None
+    return (
+        f"remote TTS server refused the request ({response.status}): {message or response.reason}"
+    )

@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tts_plugin.engine import TTSEngine
 from tts_plugin.server.audit import AuditLog, AuditMiddleware
+from tts_plugin.server.errors import ErrorBody, install_error_handlers
 from tts_plugin.server.jobs import JobQueue
 from tts_plugin.server.speech import speech_router
 from tts_plugin.server.voices import VoiceStore, voices_router
@@ -25,8 +26,21 @@ from tts_plugin.server.webrtc import webrtc_router
 
 def offline_app(title: str, lifespan) -> FastAPI:
     """A FastAPI app without /docs or /redoc: their pages load scripts from a CDN, and nothing
-    here reaches the internet. The OpenAPI schema stays at /openapi.json."""
-    return FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    here reaches the internet. The OpenAPI schema stays at /openapi.json. Every error it answers
+    has one shape (`errors.py`), documented on every operation."""
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        responses={
+            422: {"model": ErrorBody, "description": "Invalid request: which field, which rule"},
+            500: {"model": ErrorBody, "description": "Our bug: quote the request id"},
+        },
+    )
+    install_error_handlers(app)
+    return app
 
 
 def default_voices_dir() -> Path:

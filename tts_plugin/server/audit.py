@@ -3,32 +3,38 @@
 Recorded: voice uploads (created or replaced) and deletions, refused ones (bad or missing token,
 uploads disabled, not audio, too big, bad duration, unknown voice), HTTP speech sessions (refused:
 queue full or bad input; or started, then ended with the bytes sent or the client gone) and WebRTC
-speech offers (answered or refused; the playback that follows is not traced). Each line has the time, the client's address, the operation, the voice name, the result and
-a request id (the client's `X-Request-ID` if it sent a sane one, else ours, echoed back in the
-response). Never the token, never the audio. Lines go to stderr with the server's log; with a path
-they also go to a file, rotated at `rotation` and keeping `retention` old files.
+speech offers (answered or refused; the playback that follows is not traced). Each line has the
+time, the client's address, the operation, the voice name, the result and the request id
+(`errors.RequestIdMiddleware`). Never the token, never the audio. Lines go to stderr whatever the log
+level (`audit_filter`); with a path they also go to a file, rotated at `rotation` and keeping
+`retention` old files.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from loguru import logger
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+from tts_plugin.server.errors import request_id
+
 _VOICE = re.compile(r"^/v1/voices/([^/]+)$")
 _SPEECH = {"/v1/audio/speech": "speech", "/v1/audio/speech/webrtc": "speech.webrtc"}
 
 
 def _is_audit(record) -> bool:
     return record["extra"].get("audit", False)
+
+
+def audit_filter(level: str):
+    """A log sink filter that passes records at `level` and above, and audit lines always."""
+    number = logger.level(level).no
+    return lambda record: record["level"].no >= number or _is_audit(record)
 
 
 class AuditLog:
@@ -50,7 +56,7 @@ class AuditLog:
             "client": request.client.host if request.client else None,
             "operation": operation,
             "result": result,
-            "request_id": request.state.request_id,
+            "request_id": request_id(request),
             **fields,
         }
         logger.bind(audit=True).info(json.dumps(line, ensure_ascii=False))
@@ -71,7 +77,7 @@ class AuditLog:
 
 
 class AuditMiddleware:
-    """Gives every request an id and audits voice changes and speech sessions.
+    """Audits voice changes and speech sessions.
 
     Plain ASGI rather than Starlette's `@app.middleware("http")`: that one re-streams the body and
     ends it cleanly when the app fails mid-stream, so a client could not tell cut-off speech from
@@ -87,8 +93,6 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        given = request.headers.get("x-request-id", "")
-        request.state.request_id = given if _ID.match(given) else uuid.uuid4().hex
         operation, voice = self.audit._operation(request)
         status, sent, gone, complete = None, 0, False, False
 
@@ -103,7 +107,6 @@ class AuditMiddleware:
             nonlocal status, sent, complete
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request.state.request_id
                 if operation == "speech" and status < 400:
                     # An HTTP speech session lasts as long as its body streams.
                     self.audit.record(request, "speech.start", "ok", status=status)

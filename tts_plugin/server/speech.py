@@ -35,6 +35,7 @@ from tts_plugin.engine import (
     check_request,
 )
 from tts_plugin.server.encoders import FORMATS, ResponseFormat, StreamEncoder, encoded_rate
+from tts_plugin.server.errors import ErrorBody
 from tts_plugin.server.jobs import JobQueue, QueueFull, Ticket
 from tts_plugin.server.synthesis import synthesize
 
@@ -74,12 +75,6 @@ class SpeechRequest(BaseModel):
         description="Output rate (24000 as OpenAI's; null: the engine's). Opus takes 8-48 kHz "
         "rates only, else 48000. X-Sample-Rate says the rate sent.",
     )
-
-
-class ErrorBody(BaseModel):
-    """Every error answer: what was wrong, in words (or FastAPI's list of field errors)."""
-
-    detail: str | list[dict[str, Any]]
 
 
 # OpenAI's voice names: clients send them by default, and they should just work.

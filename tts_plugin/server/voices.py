@@ -16,11 +16,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tts_plugin.engine import TTSEngine
-from tts_plugin.server.speech import ErrorBody
+from tts_plugin.server.errors import ErrorBody
 
 VOICE_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -201,8 +200,6 @@ def voices_router(engine: TTSEngine, store: VoiceStore, token: str | None) -> AP
     )
     async def other_methods() -> Response:
         # Starlette's own 405 names only the first route's method (PUT); name both.
-        return JSONResponse(
-            {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": "PUT, DELETE"}
-        )
+        raise HTTPException(405, detail="Method Not Allowed", headers={"Allow": "PUT, DELETE"})
 
     return router

@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tts_plugin.emotion import ClipLookup
 from tts_plugin.engine import SynthesisRequest, TTSEngine
+from tts_plugin.server.errors import ErrorBody
 from tts_plugin.server.jobs import JobQueue, Ticket
-from tts_plugin.server.speech import ErrorBody, SpeechRequest, admit
+from tts_plugin.server.sdp_check import offer_problem
+from tts_plugin.server.speech import SpeechRequest, admit
 from tts_plugin.server.synthesis import synthesize
 
 try:
@@ -98,8 +100,8 @@ def webrtc_router(
     )
     async def speak_over_webrtc(body: WebRTCSpeechRequest) -> WebRTCAnswer:
         """Answer the offer; its audio track speaks `input` as it is synthesised."""
-        if not body.sdp.lstrip().startswith("v=0"):
-            raise HTTPException(400, detail="sdp is not an SDP offer (needs v=0)")
+        if problem := offer_problem(body.sdp):
+            raise HTTPException(400, detail=problem)
         request, ticket = admit(engine, jobs, body, clips)
         pc = RTCPeerConnection()
         track = SpeechTrack()
@@ -107,10 +109,12 @@ def webrtc_router(
             await pc.setRemoteDescription(RTCSessionDescription(sdp=body.sdp, type=body.type))
             pc.addTrack(track)
             await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as e:
+        except BaseException as e:
             ticket.close()
             await pc.close()
-            raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
+            if isinstance(e, ValueError):  # aiortc refusing what the offer asks for
+                raise HTTPException(400, detail=f"could not use this SDP offer: {e}") from None
+            raise
         task = asyncio.create_task(play(pc, track, request, ticket))
         sessions.add(task)
         task.add_done_callback(sessions.discard)

@@ -69,7 +69,7 @@ def test_simultaneous_requests_past_capacity_get_429_and_the_rest_whole_answers(
         else:
             assert len(payload) == whole
     for _, retry_after, payload in refused:
-        assert int(retry_after) > 0 and "busy" in json.loads(payload)["detail"]
+        assert int(retry_after) > 0 and "busy" in json.loads(payload)["error"]["message"]
     assert (load["running"], load["waiting"]) == (0, 0)
 
 
@@ -94,7 +94,9 @@ async def test_simultaneous_webrtc_offers_past_capacity_get_429_before_an_answer
             )
             statuses = sorted(status for status, _ in answers)
             assert statuses == [200, 200, 429, 429, 429, 429], answers
-            assert all("busy" in body["detail"] for status, body in answers if status == 429)
+            assert all(
+                "busy" in body["error"]["message"] for status, body in answers if status == 429
+            )
             assert health(port)["running"] + health(port)["waiting"] == 2
             # The admitted peers connect and hear their speech; then every place is given back.
             for pc, (status, answer) in zip(peers, answers, strict=True):

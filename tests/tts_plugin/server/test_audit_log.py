@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import subprocess
+import sys
+import time
 
 from scripted_engine import ScriptedEngine
 from test_speech_api import post, serving
 from test_voices_api import TOKEN, call, clip
 
+from agent.llm_server import free_port
 from tts_plugin.server.app import create_app
 from tts_plugin.server.audit import AuditLog
 
@@ -50,8 +55,6 @@ def test_voice_changes_refusals_and_speech_sessions_are_audited(tmp_path):
 
 
 def test_a_sane_client_request_id_is_kept_and_echoed(tmp_path):
-    import http.client
-
     with serving(create_app(ScriptedEngine(), voices_dir=tmp_path)) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("GET", "/health", headers={"X-Request-ID": "abc-123"})
@@ -61,3 +64,36 @@ def test_a_sane_client_request_id_is_kept_and_echoed(tmp_path):
         connection.request("GET", "/health", headers={"X-Request-ID": "bad id!"})
         echoed = connection.getresponse().getheader("X-Request-ID")
         assert echoed and echoed != "bad id!" and len(echoed) == 32
+
+
+def test_serve_writes_audit_lines_to_stderr_at_its_default_log_level(tmp_path):
+    # `serve` logs at WARNING; audit lines are INFO and were lost without --audit-log.
+    port = free_port()
+    stderr = tmp_path / "serve.log"
+    with stderr.open("w") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tts_plugin", "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request(
+                    "POST", "/v1/audio/speech", '{"input": "Hi", "speed": 9}',
+                    {"Content-Type": "application/json", "X-Request-ID": "audit-me"},
+                )  # fmt: skip
+                assert connection.getresponse().status == 422
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, stderr.read_text()
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(10)
+    lines = [json.loads(line.split(" - ", 1)[1]) for line in stderr.read_text().splitlines()
+             if '"request_id": "audit-me"' in line]  # fmt: skip
+    assert [(e["operation"], e["result"]) for e in lines] == [("speech", "422")]
+    assert "DEBUG" not in stderr.read_text()

@@ -52,7 +52,7 @@ def test_an_uploaded_clip_is_a_voice_the_engine_speaks_with(port):
 def test_an_unknown_voice_is_a_400_before_any_audio(port):
     response = post(port, {"model": "indextts2", "input": "Hello.", "voice": "nobody"})
     assert response.status == 400
-    assert "unknown voice 'nobody'" in json.loads(response.read())["detail"]
+    assert "unknown voice 'nobody'" in json.loads(response.read())["error"]["message"]
 
 
 def test_three_concurrent_streams_share_decode_steps_and_all_stream_before_any_ends(

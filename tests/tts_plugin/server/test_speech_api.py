@@ -100,7 +100,7 @@ def test_bad_requests_are_clear_json_errors(body, status, text):
         response = post(port, body)
         payload = response.read().decode()
     assert response.status == status
-    assert text in payload and json.loads(payload)["detail"]
+    assert text in payload and json.loads(payload)["error"]["message"]
 
 
 def test_queue_full_is_429_with_retry_after_and_a_disconnect_frees_the_slot():

@@ -102,4 +102,4 @@ def test_uploads_are_off_without_a_token(voices_dir, monkeypatch):
     monkeypatch.delenv("TTS_SERVER_TOKEN", raising=False)
     with serving(create_app(ScriptedEngine(), voices_dir=voices_dir)) as port:
         code, _, payload = call(port, "PUT", "/v1/voices/x1", clip(2))
-    assert code == 403 and "TTS_SERVER_TOKEN" in payload["detail"]
+    assert code == 403 and "TTS_SERVER_TOKEN" in payload["error"]["message"]

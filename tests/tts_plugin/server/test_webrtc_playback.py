@@ -87,10 +87,25 @@ async def test_leaving_early_cancels_the_synthesis():
     ("body", "status", "text"),
     [
         ({"sdp": "nonsense", "type": "offer", "input": "Hi"}, 400, "not an SDP offer"),
-        ({"sdp": "v=0\r\nbroken", "type": "offer", "input": "Hi"}, 400, "could not use"),
+        ({"sdp": "v=0\r\nbroken", "type": "offer", "input": "Hi"}, 400, "not an SDP offer"),
+        ({"sdp": "v=0\r\nm=audio x y z", "type": "offer", "input": "Hi"}, 400, "does not parse"),
+        (
+            {"sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111", "type": "offer", "input": "Hi"},
+            400,
+            "could not use",
+        ),
         ({"sdp": "v=0", "type": "answer", "input": "Hi"}, 422, "offer"),
         ({"sdp": "v=0", "type": "offer"}, 422, "input"),
-        ({"sdp": "v=0", "type": "offer", "input": "Hi", "emotion": "grumpy"}, 400, "valid presets"),
+        (
+            {
+                "sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111",
+                "type": "offer",
+                "input": "Hi",
+                "emotion": "grumpy",
+            },
+            400,
+            "valid presets",
+        ),
     ],
 )
 def test_bad_webrtc_requests_are_clear_json_errors(body, status, text):
