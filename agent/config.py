@@ -56,11 +56,12 @@ class STTConfig(_Section):
 
 
 class LLMConfig(_Section):
-    # "llama_cpp": the agent runs a llama.cpp server child with `gguf` (default: bundled SmolLM2).
+    # "llama_cpp": the agent runs a llama.cpp server child on `gguf`, or on the bundled GGUF `model`
+    # names (agent/llm_server.py: qwen2.5-coder-0.5b-instruct, smollm2-135m-instruct).
     provider: Literal["llama_cpp", "openai"] = "llama_cpp"
     base_url: str | None = None
     api_key_env: str | None = None
-    model: str = "smollm2-135m-instruct"
+    model: str = "qwen2.5-coder-0.5b-instruct"
     gguf: Path | None = None
     n_threads: int = Field(1, ge=1)
     # The local server's context, and the window a session's conversation is kept within (its
@@ -71,8 +72,8 @@ class LLMConfig(_Section):
     timeout_secs: float = Field(20.0, gt=0)
     # The local server's supervisor waits this long before a restart (doubling each time).
     restart_delay_secs: float = Field(1.0, ge=0.0)
-    # Measured (benchmarks/answer_quality.py, 4 seeds): 69/120 replies pass every criterion against
-    # 64/120 for "a friendly voice assistant" (feelings 9/24 against 3/24) on the bundled SmolLM2.
+    # Measured (benchmarks/answer_quality.py, 4 seeds): 84/120 replies pass every criterion against 80
+    # for "a friendly voice assistant" on the bundled Qwen2.5 (69 against 64 on SmolLM2).
     system_prompt: str = (
         "You are a warm, friendly voice companion for everyday chat. Always answer kindly in one "
         "or two short spoken sentences, in the same language the user speaks. When someone "

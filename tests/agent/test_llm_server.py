@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 async def reply(client: AsyncOpenAI, question: str) -> tuple[str, str | None]:
     """A streamed answer and the finish reason its last chunk gave (None: cut off)."""
     stream = await client.chat.completions.create(
-        model="smollm2-135m-instruct",
+        model=LLMConfig().model,
         messages=[{"role": "user", "content": question}],
         max_tokens=30,
         temperature=0.0,
