@@ -12,6 +12,7 @@ from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.observers.base_observer import BaseObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -102,7 +103,9 @@ def create_llm(config: AgentConfig, runtime: AgentRuntime) -> OpenAILLMService:
     )
 
 
-async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> None:
+async def run_bot(
+    connection: SmallWebRTCConnection, runtime: AgentRuntime, observers: list[BaseObserver]
+) -> None:
     """Run one session's pipeline until the peer disconnects."""
     config = runtime.config
     transport = SmallWebRTCTransport(
@@ -166,6 +169,7 @@ async def run_bot(connection: SmallWebRTCConnection, runtime: AgentRuntime) -> N
         ),
         enable_rtvi=True,
         idle_timeout_secs=None,
+        observers=observers,
     )
     EmotionControl(worker, tts)
     FaultAnnouncer(worker, llm=llm, stt=stt, tts=tts)

@@ -14,7 +14,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+from agent.package_data import data_dir
+from tts_plugin.engine_factory import DIFFUSION_STEPS, FIRST_CHUNK_SECONDS, MAX_CODES
+
+CONFIG_DIR = data_dir("configs")
 DEFAULT_PROFILE = "embedded"
 ENV_PREFIX = "AGENT_"
 
@@ -98,11 +101,10 @@ class TTSConfig(_Section):
     fp16: bool = False  # IndexTTS-2's GPT in fp16 on a GPU
     # On CUDA, each request's GPT decode step is captured once as a CUDA graph and replayed.
     cuda_graphs: bool = True
-    diffusion_steps: int = Field(10, ge=1, le=100)
-    # Semantic codes per text segment at most (max_mel_tokens; 25 per second of speech on 2.5, 50 on 2).
-    max_codes: int = Field(1500, ge=1, le=4000)
-    # Audio decoded before the first chunk is vocoded: less is sooner, more gives the DiT more context.
-    first_chunk_seconds: float = Field(0.48, gt=0, le=4.0)
+    # IndexTTS2's defaults are tts_plugin/engine_factory.py's, meant the same way.
+    diffusion_steps: int = Field(DIFFUSION_STEPS, ge=1, le=100)
+    max_codes: int = Field(MAX_CODES, ge=1, le=4000)
+    first_chunk_seconds: float = Field(FIRST_CHUNK_SECONDS, gt=0, le=4.0)
     # Numbers, dates… as words (NeMo grammars; built on first use, ~1 min, then cached).
     text_normalization: bool = True
     remote_url: str | None = None

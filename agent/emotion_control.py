@@ -27,6 +27,7 @@ from tts_plugin.emotion import Emotion, EmotionError
 from tts_plugin.engine import MAX_TEXT_CHARS, EngineError, check_support
 from tts_plugin.frames import EmotionalSpeakFrame
 from tts_plugin.service import IndexTTS2TTSService
+from tts_plugin.speakable_text import clean, has_speech
 
 
 class MessageError(ValueError):
@@ -87,6 +88,9 @@ class EmotionControl:
             raise MessageError("speak needs non-empty text")
         if len(text) > MAX_TEXT_CHARS:
             raise MessageError(f"speak text is {len(text)} characters; at most {MAX_TEXT_CHARS}")
+        text = clean(text)
+        if not has_speech(text):
+            raise MessageError("speak text has nothing to say (no letters or digits once cleaned)")
         emotion = None
         if data.get("emotion") is not None:
             emotion = Emotion.parse(data["emotion"], clips=self._clip)
@@ -95,9 +99,9 @@ class EmotionControl:
             check_support(self._tts.engine, emotion, None, None)
         await self._rtvi.interrupt_bot()
         await self._worker.queue_frame(
-            EmotionalSpeakFrame(text.strip(), append_to_context=False, emotion=emotion)
+            EmotionalSpeakFrame(text, append_to_context=False, emotion=emotion)
         )
-        return {"queued": True, "characters": len(text.strip())}
+        return {"queued": True, "characters": len(text)}
 
     def _clip(self, name: str) -> Path | None:
         """A reference clip named by the client: one of the engine's voice clips (IndexTTS2), never

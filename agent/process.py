@@ -50,16 +50,22 @@ class AgentProcess:
 
 
 def start_agent(
-    log: Path, *overrides: str, profile: str | None = None, timeout: float = 120.0
+    log: Path,
+    *overrides: str,
+    profile: str | None = None,
+    timeout: float = 120.0,
+    python: str = sys.executable,
+    cwd: Path = ROOT,
 ) -> AgentProcess:
-    """Start the agent (a profile, `--set` overrides); return once `/health` says ok."""
+    """Start the agent (a profile, `--set` overrides) with `python` in `cwd`; return once
+    `/health` says ok."""
     port = free_port()
-    args = [sys.executable, "-m", "agent", "--port", str(port), "--log-level", "DEBUG"]
+    args = [python, "-m", "agent", "--port", str(port), "--log-level", "DEBUG"]
     if profile:
         args += ["--profile", profile]
     for item in overrides:
         args += ["--set", item]
-    process = subprocess.Popen(args, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     agent = AgentProcess(url=f"http://127.0.0.1:{port}", process=process, log=log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

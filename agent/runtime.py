@@ -9,11 +9,11 @@ import asyncio
 
 from loguru import logger
 
-from agent.config import AgentConfig, ConfigError
+from agent.config import AgentConfig
 from agent.llm_server import LlamaServer
 from agent.stt import preload_stt
 from tts_plugin.emotion_tags import tag_instructions
-from tts_plugin.engine import TTSEngine
+from tts_plugin.engine_factory import EngineSettings, create_engine
 
 
 def system_prompt(config: AgentConfig) -> str:
@@ -23,29 +23,13 @@ def system_prompt(config: AgentConfig) -> str:
     return config.llm.system_prompt
 
 
-def create_engine(config: AgentConfig) -> TTSEngine:
-    """The TTS engine a profile asks for (not loaded yet)."""
-    engine = config.tts.engine
-    if engine == "embedded":
-        from tts_plugin.engines.embedded import EmbeddedEngine
-
-        return EmbeddedEngine()
-    if engine == "remote":
-        from tts_plugin.engines.remote import RemoteEngine
-
-        if not config.tts.remote_url:
-            raise ConfigError("tts.engine=remote needs tts.remote_url (e.g. http://gpu-box:8000)")
-        return RemoteEngine(config.tts.remote_url)
-    from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
-
+def engine_settings(config: AgentConfig) -> EngineSettings:
+    """The TTS engine a profile asks for."""
     tts = config.tts
-    if tts.model_dir is None:
-        raise ConfigError(
-            "tts.engine=indextts2 needs tts.model_dir (your IndexTTS-2 or 2.5 checkpoints)"
-        )
-    return IndexTTS2Engine(
-        tts.model_dir,
-        voice=tts.reference_voice,
+    return EngineSettings(
+        engine=tts.engine,
+        model_dir=tts.model_dir,
+        reference_voice=tts.reference_voice,
         voices_dir=tts.voices_dir,
         device=tts.device,
         bf16=tts.bf16,
@@ -53,9 +37,10 @@ def create_engine(config: AgentConfig) -> TTSEngine:
         cuda_graphs=tts.cuda_graphs,
         max_batch=config.server.max_sessions,  # every session's steps in one batch
         diffusion_steps=tts.diffusion_steps,
-        sampling=Sampling(max_codes=tts.max_codes),
-        schedule=ChunkSchedule(first_seconds=tts.first_chunk_seconds),
+        max_codes=tts.max_codes,
+        first_chunk_seconds=tts.first_chunk_seconds,
         text_normalization=tts.text_normalization,
+        remote_url=tts.remote_url,
     )
 
 
@@ -64,7 +49,7 @@ class AgentRuntime:
 
     def __init__(self, config: AgentConfig):
         self.config = config
-        self.engine = create_engine(config)
+        self.engine = create_engine(engine_settings(config))
         self.llm_server: LlamaServer | None = None
         self.system_prompt = system_prompt(config)
 

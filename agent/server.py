@@ -12,7 +12,6 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException
@@ -32,6 +31,8 @@ from agent.bot import run_bot
 from agent.config import AgentConfig
 from agent.heap import collect_session_garbage, freeze_startup_heap
 from agent.jitter import set_audio_prefetch
+from agent.metrics import AgentMetrics
+from agent.package_data import data_dir
 from agent.runtime import AgentRuntime
 from tts_plugin.server.app import offline_app
 from tts_plugin.server.errors import ErrorBody
@@ -40,7 +41,7 @@ from tts_plugin.server.sdp_check import candidate_problem, offer_problem
 MAX_SDP_CHARS = 64_000
 RETRY_AFTER_SECS = 10
 NODE_COOKIE = "agent_node"
-WEB_CLIENT_DIR = Path(__file__).resolve().parent.parent / "web_client"
+WEB_CLIENT_DIR = data_dir("web_client")
 
 
 class OfferRequest(BaseModel):
@@ -97,6 +98,7 @@ class SessionRegistry:
         self.limit = limit
         self._tasks: dict[str, asyncio.Task] = {}
         self._reserved = 0
+        self.metrics = AgentMetrics(lambda: len(self._tasks))
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -109,6 +111,7 @@ class SessionRegistry:
     def slot(self) -> Iterator[bool]:
         """Hold a slot while an offer negotiates (False: none free); `start` within takes it."""
         if self.full:
+            self.metrics.sessions_refused.inc()
             yield False
             return
         self._reserved += 1
@@ -122,8 +125,11 @@ class SessionRegistry:
 
     def start(self, connection: SmallWebRTCConnection, runtime: AgentRuntime) -> None:
         pc_id = connection.pc_id
-        task = asyncio.create_task(run_bot(connection, runtime), name=f"session-{pc_id}")
+        task = asyncio.create_task(
+            run_bot(connection, runtime, self.metrics.observers()), name=f"session-{pc_id}"
+        )
         self._tasks[pc_id] = task
+        self.metrics.sessions_started.inc()
 
         def finished(task: asyncio.Task) -> None:
             self._tasks.pop(pc_id, None)
@@ -163,6 +169,7 @@ def create_app(config: AgentConfig, runtime: AgentRuntime | None = None) -> Fast
     app = offline_app("pipecat-indextts2 voice agent", lifespan)
     app.state.runtime = runtime
     app.state.sessions = sessions
+    sessions.metrics.mount(app)
 
     @app.post("/api/offer", response_model=AnswerResponse, responses=_OFFER_ERRORS)
     async def offer(request: OfferRequest) -> Any:

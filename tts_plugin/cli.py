@@ -19,6 +19,13 @@ from loguru import logger
 
 from tts_plugin.emotion import EMOTION_DIMENSIONS, PRESETS, Emotion, EmotionError
 from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
+from tts_plugin.engine_factory import (
+    DIFFUSION_STEPS,
+    FIRST_CHUNK_SECONDS,
+    MAX_CODES,
+    EngineSettings,
+    create_engine,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,15 +112,18 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="on CUDA, capture each request's GPT decode step as a CUDA graph (default: on)",
     )
     group.add_argument(
-        "--diffusion-steps", type=int, default=10, help="flow-matching steps per chunk (1-100)"
+        "--diffusion-steps",
+        type=int,
+        default=DIFFUSION_STEPS,
+        help="flow-matching steps per chunk (1-100)",
     )
     group.add_argument(
-        "--max-codes", type=int, default=1500, help="semantic codes per text segment at most"
+        "--max-codes", type=int, default=MAX_CODES, help="semantic codes per text segment at most"
     )
     group.add_argument(
         "--first-chunk-seconds",
         type=float,
-        default=0.48,
+        default=FIRST_CHUNK_SECONDS,
         help="audio decoded before the first chunk",
     )
     group.add_argument(
@@ -123,30 +133,23 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def make_engine(args: argparse.Namespace, voices_dir: Path | None = None) -> TTSEngine:
-    if args.engine == "embedded":
-        from tts_plugin.engines.embedded import EmbeddedEngine
-
-        return EmbeddedEngine()
-    if args.model_dir is None:
-        raise EngineError(
-            "--engine indextts2 needs --model-dir DIR (local IndexTTS-2 or 2.5 checkpoints)"
-        )
-    from tts_plugin.engines.indextts2 import ChunkSchedule, IndexTTS2Engine, Sampling
-
-    return IndexTTS2Engine(
-        args.model_dir,
-        voice=args.reference_voice,
+def engine_settings(
+    args: argparse.Namespace, voices_dir: Path | None = None, max_batch: int = 8
+) -> EngineSettings:
+    """The engine the flags ask for (`--voices-dir` wins over the server's uploads dir)."""
+    return EngineSettings(
+        engine=args.engine,
+        model_dir=args.model_dir,
+        reference_voice=args.reference_voice,
         voices_dir=args.voices_dir or voices_dir,
         device=args.device,
         bf16=args.bf16,
         fp16=args.fp16,
         cuda_graphs=args.cuda_graphs,
-        # The server's concurrent syntheses are the batch a decode step serves.
-        max_batch=getattr(args, "max_concurrent", 8),
+        max_batch=max_batch,
         diffusion_steps=args.diffusion_steps,
-        sampling=Sampling(max_codes=args.max_codes),
-        schedule=ChunkSchedule(first_seconds=args.first_chunk_seconds),
+        max_codes=args.max_codes,
+        first_chunk_seconds=args.first_chunk_seconds,
         text_normalization=not args.no_text_normalization,
     )
 
@@ -199,7 +202,7 @@ def say(args: argparse.Namespace) -> None:
         language=args.language,
         speed=args.speed,
     )
-    engine = make_engine(args)
+    engine = create_engine(engine_settings(args))
     load_with_status(engine)
     to_stdout = args.out == "-"
     started = time.monotonic()
@@ -233,6 +236,18 @@ def say(args: argparse.Namespace) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from tts_plugin.server.app import ServerOptions, default_voices_dir, server_app
+
+    # Uploaded clips are the indextts2 engine's voices too.
+    voices_dir = args.voices_dir or default_voices_dir()
+    settings = engine_settings(args, voices_dir, max_batch=args.max_concurrent)
+    options = ServerOptions(
+        max_concurrent=args.max_concurrent,
+        max_waiting=args.max_waiting,
+        voices_dir=voices_dir,
+        cors_origins=args.cors_origin,
+        audit_log=args.audit_log,
+    )
     if args.ray:
         try:
             from tts_plugin.server import ray_app
@@ -240,34 +255,26 @@ def serve(args: argparse.Namespace) -> None:
             raise EngineError(
                 f"--ray needs Ray Serve: pip install 'pipecat-indextts2[scale]' ({e})"
             ) from None
+        scale = ray_app.ScaleOptions(
+            min_replicas=args.min_replicas,
+            max_replicas=args.max_replicas,
+            num_gpus=args.num_gpus,
+            num_cpus=args.num_cpus,
+            max_concurrent=args.max_concurrent,
+            max_queued=args.max_waiting,
+        )
         print(f"TTS server (Ray Serve) on http://{args.host}:{args.port}/", file=sys.stderr)
-        ray_app.run(args)
+        ray_app.run(
+            settings, options, scale, host=args.host, port=args.port,
+            ray_address=args.ray_address, ray_num_cpus=args.ray_num_cpus,
+        )  # fmt: skip
         return
-    engine, app = serve_app(args, max_waiting=args.max_waiting)
+    engine, app = server_app(settings, options)
     load_with_status(engine)
     print(
         f"TTS server on http://{args.host}:{args.port}/ (schema at /openapi.json)", file=sys.stderr
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-
-
-def serve_app(args: argparse.Namespace, *, max_waiting: int):
-    """The engine and server app `serve`'s options ask for (one process, or one Ray replica)."""
-    from tts_plugin.server.app import create_app, default_voices_dir
-    from tts_plugin.server.audit import AuditLog
-
-    # Uploaded clips are the indextts2 engine's voices too.
-    voices_dir = args.voices_dir or default_voices_dir()
-    engine = make_engine(args, voices_dir)
-    app = create_app(
-        engine,
-        voices_dir=voices_dir,
-        max_concurrent=args.max_concurrent,
-        max_waiting=max_waiting,
-        cors_origins=args.cors_origin,
-        audit_log=AuditLog(args.audit_log) if args.audit_log else None,
-    )
-    return engine, app
 
 
 def list_emotions() -> None:

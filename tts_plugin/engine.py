@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from tts_plugin.emotion import NEUTRAL, Emotion, EmotionMode
+from tts_plugin.speakable_text import clean, has_speech
 
 MAX_TEXT_CHARS = 2000
 MIN_SPEED = 0.5
@@ -26,9 +27,14 @@ class EngineError(RuntimeError):
     """A request the engine cannot serve, or a model that cannot load; the message says why."""
 
 
+class NothingToSay(EngineError):
+    """The text has no letter or digit once cleaned (`speakable_text.py`): skip it, or refuse it."""
+
+
 @dataclass(frozen=True)
 class SynthesisRequest:
-    """What to say and how. Validated on construction so bad input never reaches a model."""
+    """What to say and how. Validated and cleaned on construction (`speakable_text.py`), so bad
+    input never reaches a model."""
 
     text: str
     emotion: Emotion = NEUTRAL
@@ -38,11 +44,15 @@ class SynthesisRequest:
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
-            raise EngineError("text to synthesise is empty")
+            raise NothingToSay("text to synthesise is empty")
         if len(self.text) > MAX_TEXT_CHARS:
             raise EngineError(
                 f"text is {len(self.text)} characters; at most {MAX_TEXT_CHARS} per request"
             )
+        text = clean(self.text)
+        if not has_speech(text):
+            raise NothingToSay("the text has nothing to say (no letters or digits once cleaned)")
+        object.__setattr__(self, "text", text)  # every engine gets the cleaned text
         check_speed(self.speed)
 
 

@@ -43,6 +43,7 @@ from tts_plugin.engine import (
     check_support,
 )
 from tts_plugin.frames import EmotionalSpeakFrame
+from tts_plugin.speakable_text import clean, has_speech
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
 
@@ -118,10 +119,13 @@ class IndexTTS2TTSService(TTSService):
         kwargs.setdefault(
             "stop_frame_timeout_s", max(3.0, engine.capabilities.max_chunk_seconds + 1.0)
         )
-        # Emotion tags go first so no other transform (or the TTS) ever sees them.
-        kwargs["text_transforms"] = [("*", self._take_emotion_tag)] + list(
-            kwargs.get("text_transforms") or []
-        )
+        # Emotion tags go first so no other transform (or the TTS) ever sees them; the text
+        # boundary goes last, so a sentence with nothing to say is never synthesised.
+        kwargs["text_transforms"] = [
+            ("*", self._take_emotion_tag),
+            *(kwargs.get("text_transforms") or []),
+            ("*", self._speakable),
+        ]
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -261,6 +265,18 @@ class IndexTTS2TTSService(TTSService):
         if tagged.emotion is not None and self._settings.inline_emotion:
             self._pending_tag_emotion = tagged.emotion
         return tagged.text
+
+    async def _speakable(self, text: str, text_type: str) -> str:
+        """Text transform: hostile characters removed (`speakable_text.py`); nothing, when nothing
+        is left to say (an LLM reply of only emoji), which Pipecat then skips."""
+        cleaned = clean(text)
+        if self._is_streaming_tokens:  # a token: keep its spacing; a lone "," is still prosody
+            lead = " " if text[:1].isspace() else ""
+            return f"{lead}{cleaned} " if cleaned and text[-1:].isspace() else lead + cleaned
+        if has_speech(cleaned):
+            return cleaned
+        logger.info(f"{self}: nothing to say in {text[:60]!r}; skipped")
+        return ""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         """Handle frames; an `EmotionalSpeakFrame` carries its emotion to its own utterance."""

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from agent.config import ConfigError, load_config
-from agent.runtime import create_engine
+from agent.runtime import engine_settings
 from tts_plugin.engine import EngineError
+from tts_plugin.engine_factory import create_engine
 
 
 @pytest.mark.parametrize("generation", ["2.5", "2"])
@@ -20,7 +21,7 @@ def test_the_gpu_profile_builds_the_indextts2_engine(request, generation):
     config = load_config(
         "indextts2-gpu", [f"tts.model_dir={model_dir}", "tts.device=cpu"], environ={}
     )
-    engine = create_engine(config)
+    engine = create_engine(engine_settings(config))
     assert engine.name == "indextts2" and engine.generation == f"IndexTTS-{generation}"
     assert engine.capabilities.voice_cloning
 
@@ -28,7 +29,7 @@ def test_the_gpu_profile_builds_the_indextts2_engine(request, generation):
 def test_the_gpu_profile_without_checkpoints_says_what_is_missing(tmp_path):
     config = load_config("indextts2-gpu", [f"tts.model_dir={tmp_path}"], environ={})
     with pytest.raises(EngineError, match="not an IndexTTS model dir"):
-        create_engine(config)
+        create_engine(engine_settings(config))
     with pytest.raises(ConfigError, match="diffusion_steps"):
         load_config("indextts2-gpu", ["tts.diffusion_steps=0"], environ={})
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from audio_analysis import transcribe, word_recall
+from prometheus_client.parser import text_string_to_metric_families
 
 from agent.webrtc_client import SAMPLE_RATE, RTVIError, VoiceClient
 
@@ -53,6 +54,39 @@ async def test_a_spoken_question_gets_a_spoken_answer(running_agent, speech, whi
         assert word_recall(bot_text.split(".")[0], heard) >= 0.5, (bot_text, heard)
     finally:
         await client.close()
+
+
+def scrape(agent) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(f"{agent.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_show_sessions_and_where_a_turns_time_went(running_agent, speech):
+    before = scrape(running_agent)
+    client = await connected(running_agent)
+    try:
+        asked = await client.say(speech(QUESTION), 22050).sent()
+        await client.wait_for_speech(asked.ended_at)
+        assert scrape(running_agent)[("agent_sessions_active", ())] >= 1
+    finally:
+        await client.close()
+    await asyncio.sleep(1.0)  # the turn's last metrics land after its first audio
+    after = scrape(running_agent)
+
+    def grew(name: str, *labels: tuple[str, str]) -> float:
+        key = (name, tuple(labels))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew("agent_sessions_started_total") == 1
+    for stage in ("stt", "llm", "tts"):
+        assert grew("agent_stage_seconds_count", ("stage", stage)) >= 1, stage
+    assert grew("agent_voice_to_voice_seconds_count") >= 1
+    assert 0.1 < grew("agent_voice_to_voice_seconds_sum") < 10
 
 
 async def test_a_session_uses_no_deprecated_pipecat_api(running_agent, speech):
@@ -289,9 +323,11 @@ async def test_sessions_are_capped_and_freed_when_clients_leave(running_agent):
         with pytest.raises(RuntimeError, match="503"):
             await extra.connect()
         await extra.close()
+        refused = scrape(running_agent).get(("agent_sessions_refused_total", ()), 0)
         code, headers, payload = post(
             f"{running_agent.url}/api/offer", {"sdp": "v=0\r\nm=audio 9 x\r\n", "type": "offer"}
         )
+        assert scrape(running_agent)[("agent_sessions_refused_total", ())] == refused + 1
         assert (
             code == 503
             and int(headers["Retry-After"]) > 0

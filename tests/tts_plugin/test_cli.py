@@ -91,7 +91,7 @@ def test_say_with_the_indextts2_engine(tmp_path, tiny_model_dir):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "--engine indextts2 needs --model-dir"),
+        ([], "the indextts2 engine needs a model dir (--model-dir"),
         (["--model-dir", "/nonexistent"], "IndexTTS model dir not found"),
         (["--device", "cuda"], "device 'cuda' is not available"),
         (["--device", "gpu0"], "unknown device 'gpu0'"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+import wave
 
 import pytest
 from browser import CHROMIUM, chromium_page, microphone_wav
+from nasty_text import NOTHING_TO_SAY, corpus
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +88,40 @@ def test_a_denied_microphone_is_explained(running_agent):
             or "microphone" in page.locator("#state").inner_text()
         )
         browser.close()
+
+
+def test_the_speak_box_speaks_nasty_text_or_refuses_it_and_the_session_goes_on(
+    running_agent, tmp_path
+):
+    # The generated corpus (tests/nasty_text.py), typed into the page's speak box as a user could
+    # paste it (lone surrogates included: the page sends them as JSON escapes over RTVI).
+    rate = 48000
+    with wave.open(str(tmp_path / "silence.wav"), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(bytes(2 * 10 * rate))
+    with chromium_page(tmp_path / "silence.wav") as page:
+        page.goto(running_agent.url)
+        page.get_by_role("button", name="Connect").click()
+        page.wait_for_function("() => window.agentUi.state === 'connected'", timeout=20000)
+        for name, text in corpus().items():
+            spoken = ui(page, "metrics.ttfa.length")
+            errors = ui(page, "events.filter(e => e.type === 'error').length")
+            page.evaluate(
+                f"() => {{ document.getElementById('speak-text').value = {json.dumps(text)}; }}"
+            )
+            page.get_by_role("button", name="Speak").click()
+            if name in NOTHING_TO_SAY:
+                page.wait_for_function(
+                    f"() => window.agentUi.events.filter(e => e.type === 'error').length > {errors}",
+                    timeout=10000,
+                )
+                assert "nothing to say" in ui(page, "events.at(-1).error"), name
+            else:
+                page.wait_for_function(
+                    f"() => window.agentUi.metrics.ttfa.length > {spoken}", timeout=15000
+                )
+                page.locator("#bot-indicator", has_text="quiet").wait_for(timeout=20000)
+        assert ui(page, "state") == "connected"
+    assert running_agent.health()["status"] == "ok"

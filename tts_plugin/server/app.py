@@ -9,6 +9,7 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tts_plugin.engine import TTSEngine
+from tts_plugin.engine_factory import EngineSettings, create_engine
 from tts_plugin.server.audit import AuditLog, AuditMiddleware
 from tts_plugin.server.errors import ErrorBody, install_error_handlers
 from tts_plugin.server.jobs import JobQueue
+from tts_plugin.server.metrics import MeteredEngine, ServerMetrics
 from tts_plugin.server.speech import speech_router
 from tts_plugin.server.voices import VoiceStore, voices_router
 from tts_plugin.server.webrtc import webrtc_router
@@ -49,6 +52,31 @@ def default_voices_dir() -> Path:
     ).expanduser()
 
 
+@dataclass(frozen=True)
+class ServerOptions:
+    """How `serve` runs the app around its engine."""
+
+    max_concurrent: int = 2
+    max_waiting: int = 4
+    voices_dir: Path | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    audit_log: Path | None = None  # also write the audit trail to this file
+
+
+def server_app(settings: EngineSettings, options: ServerOptions) -> tuple[TTSEngine, FastAPI]:
+    """The engine and app `serve` runs (in one process, or in each Ray replica)."""
+    engine = create_engine(settings)
+    app = create_app(
+        engine,
+        voices_dir=options.voices_dir,
+        max_concurrent=options.max_concurrent,
+        max_waiting=options.max_waiting,
+        cors_origins=options.cors_origins,
+        audit_log=AuditLog(options.audit_log) if options.audit_log else None,
+    )
+    return engine, app
+
+
 def create_app(
     engine: TTSEngine,
     *,
@@ -64,9 +92,11 @@ def create_app(
     `token` (default: `TTS_SERVER_TOKEN` from the environment) guards voice uploads. CORS is off
     unless `cors_origins` names the web origins allowed to call the API from a browser.
     Voice changes, refusals and speech sessions are audited (`audit.py`): to stderr, and to the
-    rotating file of `audit_log` when given one.
+    rotating file of `audit_log` when given one; `GET /metrics` serves Prometheus metrics.
     """
     jobs = JobQueue(max_concurrent=max_concurrent, max_waiting=max_waiting)
+    metrics = ServerMetrics(jobs)
+    engine = MeteredEngine(engine, metrics)
     executor = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="tts-server")
 
     @asynccontextmanager
@@ -77,7 +107,8 @@ def create_app(
 
     app = offline_app("pipecat-indextts2 TTS server", lifespan)
     app.state.jobs = jobs
-    app.add_middleware(AuditMiddleware, audit=audit_log or AuditLog())
+    app.add_middleware(AuditMiddleware, audit=audit_log or AuditLog(), metrics=metrics)
+    metrics.mount(app)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

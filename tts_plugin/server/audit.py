@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tts_plugin.server.errors import request_id
+from tts_plugin.server.metrics import ServerMetrics
 
 _VOICE = re.compile(r"^/v1/voices/([^/]+)$")
 _SPEECH = {"/v1/audio/speech": "speech", "/v1/audio/speech/webrtc": "speech.webrtc"}
@@ -77,16 +79,17 @@ class AuditLog:
 
 
 class AuditMiddleware:
-    """Audits voice changes and speech sessions.
+    """Audits voice changes and speech sessions, and counts every audited request (`metrics.py`).
 
     Plain ASGI rather than Starlette's `@app.middleware("http")`: that one re-streams the body and
     ends it cleanly when the app fails mid-stream, so a client could not tell cut-off speech from
     whole speech. Here a failure propagates and the server aborts the connection.
     """
 
-    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+    def __init__(self, app: ASGIApp, audit: AuditLog, metrics: ServerMetrics) -> None:
         self.app = app
         self.audit = audit
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,6 +98,7 @@ class AuditMiddleware:
         request = Request(scope)
         operation, voice = self.audit._operation(request)
         status, sent, gone, complete = None, 0, False, False
+        arrived = time.monotonic()
 
         async def watched_receive() -> Message:
             nonlocal gone
@@ -111,6 +115,8 @@ class AuditMiddleware:
                     # An HTTP speech session lasts as long as its body streams.
                     self.audit.record(request, "speech.start", "ok", status=status)
             elif message["type"] == "http.response.body":
+                if not sent and message.get("body") and operation and status < 400:
+                    self.metrics.first_byte.labels(operation).observe(time.monotonic() - arrived)
                 sent += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
             await send(message)
@@ -120,6 +126,8 @@ class AuditMiddleware:
             await self.app(scope, watched_receive, audited_send)
             result = "client gone" if gone else "done"
         finally:
+            if operation is not None:
+                self.metrics.record(operation, status or 500, result)
             if operation == "speech" and status is not None and status < 400:
                 self.audit.record(request, "speech.end", result, bytes=sent)
             elif operation is not None and status is not None:

@@ -9,6 +9,8 @@ longer say 429.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -30,6 +32,7 @@ class JobQueue:
         self._slots = asyncio.Semaphore(max_concurrent)
         self.running = 0
         self.waiting = 0
+        self.on_wait: Callable[[float], None] | None = None  # each admitted job's wait, in s
 
     @property
     def full(self) -> bool:
@@ -51,6 +54,7 @@ class Ticket:
     def __init__(self, queue: JobQueue):
         self._queue = queue
         self._state = "waiting"
+        self._since = time.monotonic()
 
     async def __aenter__(self) -> None:
         if self._state != "waiting":
@@ -62,6 +66,8 @@ class Ticket:
         self._queue.waiting -= 1
         self._queue.running += 1
         self._state = "running"
+        if self._queue.on_wait:
+            self._queue.on_wait(time.monotonic() - self._since)
 
     async def __aexit__(
         self,

@@ -13,9 +13,8 @@ all, and the IndexTTS2 engine re-reads a clip whose modification time changed.
 
 from __future__ import annotations
 
-import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +24,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tts_plugin.engine import EngineError
+from tts_plugin.engine_factory import EngineSettings
+from tts_plugin.server.app import ServerOptions, server_app
 
 
 @dataclass
@@ -68,12 +69,10 @@ class NameTheReplica:
 class TTSReplica:
     """One engine and the server app around it, built from `serve`'s options in the replica."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        from tts_plugin.cli import serve_app
-
+    def __init__(self, settings: EngineSettings, options: ServerOptions) -> None:
         # Serve queues past max_concurrent; the app's wait list only absorbs a slot's release
         # racing the next request.
-        _, self._app = serve_app(args, max_waiting=args.max_concurrent)
+        _, self._app = server_app(settings, replace(options, max_waiting=options.max_concurrent))
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         app = self._app
@@ -88,7 +87,7 @@ class TTSReplica:
         return app
 
 
-def deployment(args: argparse.Namespace, scale: ScaleOptions):
+def deployment(settings: EngineSettings, options: ServerOptions, scale: ScaleOptions):
     """The bound Serve application for `serve`'s options."""
     cls = serve.deployment(
         serve.ingress()(TTSReplica),
@@ -109,27 +108,24 @@ def deployment(args: argparse.Namespace, scale: ScaleOptions):
         health_check_period_s=2,
         health_check_timeout_s=10,
     )
-    return cls.bind(args)
+    return cls.bind(settings, options)
 
 
-def scale_options(args: argparse.Namespace) -> ScaleOptions:
-    return ScaleOptions(
-        min_replicas=args.min_replicas,
-        max_replicas=args.max_replicas,
-        num_gpus=args.num_gpus,
-        num_cpus=args.num_cpus,
-        max_concurrent=args.max_concurrent,
-        max_queued=args.max_waiting,
-    )
-
-
-def run(args: argparse.Namespace) -> None:
-    """Start (or join, with `--ray-address`) a Ray cluster and serve until interrupted."""
+def run(
+    settings: EngineSettings,
+    options: ServerOptions,
+    scale: ScaleOptions,
+    *,
+    host: str,
+    port: int,
+    ray_address: str | None = None,
+    ray_num_cpus: int | None = None,
+) -> None:
+    """Start (or join, with `ray_address`) a Ray cluster and serve until interrupted."""
     import ray
 
-    scale = scale_options(args)
     # Ray reports usage statistics to its makers by default; nothing here talks to the internet.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(address=args.ray_address, num_cpus=args.ray_num_cpus, include_dashboard=False)
-    serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(deployment(args, scale), name="tts", route_prefix="/", blocking=True)
+    ray.init(address=ray_address, num_cpus=ray_num_cpus, include_dashboard=False)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(deployment(settings, options, scale), name="tts", route_prefix="/", blocking=True)

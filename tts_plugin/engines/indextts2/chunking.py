@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tts_plugin.engine import EngineError
+from tts_plugin.engine_factory import FIRST_CHUNK_SECONDS
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class ChunkSchedule:
     `largest_seconds`. In audio time because generations decode at different rates
     (IndexTTS-2: 50 codes per second, IndexTTS-2.5: 25)."""
 
-    first_seconds: float = 0.48
+    first_seconds: float = FIRST_CHUNK_SECONDS
     growth: float = 2.0
     largest_seconds: float = 4.0
     # Audio of left context re-decoded (codes → features → length regulator → DiT prefix) per chunk.

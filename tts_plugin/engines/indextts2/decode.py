@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tts_plugin.engine import EngineError
+from tts_plugin.engine_factory import MAX_CODES
 from tts_plugin.engines.indextts2.deadlines import StreamClock
 from tts_plugin.engines.indextts2.generation import CodeDecoder
 from tts_plugin.engines.indextts2.step_batch import StepBatcher
@@ -27,7 +28,7 @@ class Sampling:
     top_k: int = 30
     top_p: float = 0.8
     repetition_penalty: float = 10.0
-    max_codes: int = 1500
+    max_codes: int = MAX_CODES
     # Always the most likely code (after the repetition penalty), as generate(do_sample=False).
     greedy: bool = False
     # Every request's sampling starts from this seed (reproducible codes); None: a fresh one each.

@@ -27,6 +27,7 @@ from loguru import logger
 from tts_plugin.emotion import Emotion
 from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest, check_request
+from tts_plugin.engine_factory import DIFFUSION_STEPS
 from tts_plugin.engines.indextts2.chunking import ChunkSchedule, ChunkSizes, Crossfader
 from tts_plugin.engines.indextts2.deadlines import DeadlineLock, Key, StreamClock, now_key
 from tts_plugin.engines.indextts2.decode import Sampling, request_generator, sample_codes
@@ -63,7 +64,7 @@ class IndexTTS2Engine:
         fp16: bool = False,
         cuda_graphs: bool = True,
         max_batch: int = 8,
-        diffusion_steps: int = 10,
+        diffusion_steps: int = DIFFUSION_STEPS,
         cfg_rate: float = 0.7,
         max_prompt_seconds: float = 6.0,
         schedule: ChunkSchedule | None = None,
