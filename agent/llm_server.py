@@ -99,7 +99,7 @@ class LlamaServer:
             import llama_cpp.server  # noqa: F401
         except ImportError as e:
             raise LLMServerError(
-                'llama.cpp server is missing: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[agent]"'
+                'llama.cpp server is missing: CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip install -e ".[agent]"'
             ) from e
         args = [
             sys.executable, "-m", "llama_cpp.server",

@@ -22,6 +22,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from agent.jitter import set_audio_prefetch
+from agent.lossy_link import LinkConditions, LinkCounts, impair
 from tts_plugin.server.pcm_track import PcmTrack
 
 SAMPLE_RATE = 48000
@@ -169,14 +170,22 @@ class VoiceClient:
     """One WebRTC session with the agent."""
 
     def __init__(
-        self, base_url: str, *, pings: bool = True, audio_prefetch: int | None = None
+        self,
+        base_url: str,
+        *,
+        pings: bool = True,
+        audio_prefetch: int | None = None,
+        link: LinkConditions | None = None,
     ) -> None:
         """`pings=False` behaves like a plain SmallWebRTC peer (an aiortc script, another SDK)
         that never pings over the data channel. `audio_prefetch` packets held before the bot's
-        audio is heard (None: aiortc's 4; 1 is closer to a browser's adaptive buffer)."""
+        audio is heard (None: aiortc's 4; 1 is closer to a browser's adaptive buffer). `link`
+        drops and delays the media packets both ways (`lossy_link.py`); `link_counts` counts them."""
         self.base_url = base_url.rstrip("/")
         self._pings = pings
         self._audio_prefetch = audio_prefetch
+        self._link = link
+        self.link_counts: LinkCounts | None = None
         self.pc = RTCPeerConnection()
         self.mic = MicrophoneTrack()
         self.recording = Recording()
@@ -210,6 +219,8 @@ class VoiceClient:
             if response.status != 200:
                 raise RuntimeError(f"offer refused ({response.status}): {body}")
         self.pc_id = body["pc_id"]
+        if self._link is not None:
+            self.link_counts = impair(self.pc, self._link)
         await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], body["type"]))
         if self._pings:
             self._tasks.append(asyncio.create_task(self._ping()))

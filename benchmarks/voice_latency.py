@@ -1,6 +1,7 @@
 """Voice-to-voice and barge-in latency of the running agent, measured at a WebRTC client.
 
     python benchmarks/voice_latency.py [--turns 12] [--set turns.vad_start_secs=0.15 ...]
+        [--link clean --link loss=0.05,jitter=40]
 
 Starts the agent (embedded profile plus any --set overrides) on loopback and connects a real aiortc
 client that plays recorded questions as its microphone and records what it hears.
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.jitter import AIORTC_AUDIO_PREFETCH
+from agent.lossy_link import LinkConditions
 from agent.process import start_agent
 from agent.webrtc_client import VoiceClient
 from tts_plugin.engine import SynthesisRequest
@@ -95,15 +97,20 @@ def summary(name: str, values: list[float]) -> str:
 
 async def voice_to_voice(
     client: VoiceClient, voices: dict[str, np.ndarray], turns: int
-) -> list[float]:
-    results = []
+) -> tuple[list[float], int]:
+    """Voice-to-voice per answered turn, and how many turns got no answer within 30 s."""
+    results, unanswered = [], 0
     for question in (QUESTIONS * 2)[:turns]:
         asked = await client.say(voices[question], 22050).sent()
-        start = await client.wait_for_speech(asked.speech_ended_at, timeout=30)
+        try:
+            start = await client.wait_for_speech(asked.speech_ended_at, timeout=30)
+        except TimeoutError:
+            unanswered += 1
+            continue
         results.append(start - asked.speech_ended_at)
         await client.wait_for_silence(start, hold=1.2, timeout=60)
         await asyncio.sleep(0.5)
-    return results
+    return results, unanswered
 
 
 async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: int) -> list[float]:
@@ -128,7 +135,43 @@ async def barge_in(client: VoiceClient, voices: dict[str, np.ndarray], trials: i
     return results
 
 
-async def run(turns: int, overrides: list[str], client_prefetch: int) -> None:
+async def measure_link(
+    agent, log: Path, voices: dict[str, np.ndarray], turns: int, prefetch: int, link: LinkConditions
+) -> None:
+    """One session over `link`: its voice-to-voice turns, then its barge-ins; prints the tables."""
+    client = VoiceClient(agent.url, audio_prefetch=prefetch, link=link)
+    await client.connect()
+    await asyncio.sleep(1.0)
+    since = datetime.now()
+    v2v, unanswered = await voice_to_voice(client, voices, turns)
+    stages = stage_breakdown(log, since, datetime.now())
+    barge = await barge_in(client, voices, turns)
+    alive = agent.health()["sessions"] == 1
+    await client.close()
+    counts = client.link_counts
+    print(f"\n#### link: {link.label()}\n")
+    if counts is not None:
+        print(
+            f"media packets dropped: {counts.sent_dropped}/{counts.sent} sent, "
+            f"{counts.received_dropped}/{counts.received} received; "
+            f"{unanswered} of {turns} turns unanswered; session alive at the end: {alive}\n"
+        )
+    print("| measured at the client | n | median (ms) | p90 (ms) | range (ms) |")
+    print("| --- | --- | --- | --- | --- |")
+    if v2v:
+        print(summary("voice-to-voice", v2v))
+    if barge:
+        print(summary("barge-in", barge))
+    print("\n| inside the agent, voice-to-voice turns | n | median (ms) | p90 (ms) | range (ms) |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, values in stages.items():
+        if values:
+            print(summary(name, values))
+
+
+async def run(
+    turns: int, overrides: list[str], client_prefetch: int, links: list[LinkConditions]
+) -> None:
     engine = EmbeddedEngine()
     engine.load()
     texts = QUESTIONS + INTERRUPTIONS
@@ -138,30 +181,15 @@ async def run(turns: int, overrides: list[str], client_prefetch: int) -> None:
     }
     log = Path(tempfile.mkdtemp()) / "agent.log"
     agent = start_agent(log, *overrides)
-    try:
-        client = VoiceClient(agent.url, audio_prefetch=client_prefetch)
-        await client.connect()
-        await asyncio.sleep(1.0)
-        since = datetime.now()
-        v2v = await voice_to_voice(client, voices, turns)
-        stages = stage_breakdown(log, since, datetime.now())
-        barge = await barge_in(client, voices, turns)
-        await client.close()
-    finally:
-        agent.stop()
     print(
         f"overrides: {' '.join(overrides) or '(none)'}; client prefetch {client_prefetch} packets"
     )
-    print(f"agent log: {log}\n")
-    print("| measured at the client | n | median (ms) | p90 (ms) | range (ms) |")
-    print("| --- | --- | --- | --- | --- |")
-    print(summary("voice-to-voice", v2v))
-    print(summary("barge-in", barge))
-    print("\n| inside the agent, voice-to-voice turns | n | median (ms) | p90 (ms) | range (ms) |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, values in stages.items():
-        if values:
-            print(summary(name, values))
+    print(f"agent log: {log}")
+    try:
+        for link in links:  # one session after another, on the same agent: the same run
+            await measure_link(agent, log, voices, turns, client_prefetch, link)
+    finally:
+        agent.stop()
 
 
 def main() -> None:
@@ -174,8 +202,16 @@ def main() -> None:
         default=AIORTC_AUDIO_PREFETCH,
         help="packets the client holds before it hears the bot (aiortc's own: 4; a browser ~1)",
     )
+    parser.add_argument(
+        "--link",
+        action="append",
+        type=LinkConditions.parse,
+        metavar="SPEC",
+        help="the network between client and agent, one session each: clean (default) or "
+        "loss=0.05,jitter=40,delay=20 (agent/lossy_link.py); repeat to compare in one run",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.turns, args.set, args.client_prefetch))
+    asyncio.run(run(args.turns, args.set, args.client_prefetch, args.link or [LinkConditions()]))
 
 
 if __name__ == "__main__":

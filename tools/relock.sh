@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 venv=$(mktemp -d)/venv
 python -m venv "$venv"
 "$venv/bin/pip" install -q torch==2.13.0
-CMAKE_ARGS="-DGGML_NATIVE=OFF" "$venv/bin/pip" install -q -e ".[agent,test]"
+CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" "$venv/bin/pip" install -q -e ".[agent,test]"
 {
   echo "# The lock: exact versions the test suite passed with (Linux x86_64, CPython 3.11, CPU torch)."
   echo "# Written by tools/relock.sh from pyproject.toml's ranges; tests/test_lock.py keeps the two in step."

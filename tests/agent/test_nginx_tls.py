@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,21 @@ def test_the_page_over_https_holds_a_spoken_turn(proxy, embedded_engine, tmp_pat
         page.locator(".transcript li.bot").first.wait_for(timeout=30000)
         page.wait_for_function("() => window.agentUi.metrics.v2v.length > 0", timeout=30000)
         page.get_by_role("button", name="Disconnect").click()
+
+
+def test_an_offer_flood_from_one_address_is_refused_at_the_edge(proxy):
+    # Last in the module: it empties this address's offer allowance (1/s, burst 5).
+    time.sleep(6)  # the allowance the earlier tests used comes back
+    garbage = json.dumps({"sdp": "v=0\r\nm=audio 9 x\r\n", "type": "offer"}).encode()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: proxy.call("POST", "/api/offer", garbage), range(30)))
+    statuses = [status for status, _, _ in answers]
+    # The burst reaches the agents (a bad offer: their 400); the rest never leave nginx.
+    assert 5 <= statuses.count(400) <= 8 and statuses.count(429) >= 22, statuses
+    for status, headers, body in answers:
+        if status == 429:
+            error = json.loads(body)["error"]
+            assert error["type"] == "rate_limit_error" and headers["Retry-After"] == "2"
+    # Trickled candidates are not counted: a session's burst of PATCHes all reach an agent.
+    patch = json.dumps({"pc_id": "nobody", "candidates": []}).encode()
+    assert {proxy.call("PATCH", "/api/offer", patch)[0] for _ in range(12)} == {404}

@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -275,6 +277,30 @@ def test_bad_offers_are_clear_json_errors(running_agent, body, status, text):
     error = payload["error"]
     assert text in error["message"] and error["type"] == "invalid_request_error"
     assert error["request_id"] == headers["X-Request-ID"] and len(error["message"]) < 500
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+
+
+def test_a_flood_of_refused_offers_grows_neither_tasks_threads_nor_memory(running_agent):
+    # Offers that parse but WebRTC cannot use get as far as a peer connection before they fail.
+    unusable = {"sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "type": "offer"}
+    garbage = {"sdp": "v=0\r\nm=audio x y z\r\n", "type": "offer"}
+    url = f"{running_agent.url}/api/offer"
+    for _ in range(20):  # warm-up: first-use allocations are not a leak
+        post(url, unusable)
+    time.sleep(1.0)
+    before, rss = running_agent.health()["process"], rss_kib(running_agent.process.pid)
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: post(url, unusable if i % 2 else garbage)[0], range(400)))
+    assert set(codes) == {400}
+    time.sleep(1.0)
+    after = running_agent.health()["process"]
+    assert after["asyncio_tasks"] <= before["asyncio_tasks"] + 2, (before, after)
+    assert after["threads"] <= before["threads"] + 2, (before, after)
+    assert rss_kib(running_agent.process.pid) - rss < 30_000  # KiB, for 400 refused offers
 
 
 def test_bad_candidate_patches_are_clear_json_errors(running_agent):
