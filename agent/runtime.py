@@ -6,6 +6,7 @@ Models load once per process at start-up (not per call), so a session only build
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 
 from loguru import logger
 
@@ -24,23 +25,12 @@ def system_prompt(config: AgentConfig) -> str:
 
 
 def engine_settings(config: AgentConfig) -> EngineSettings:
-    """The TTS engine a profile asks for."""
-    tts = config.tts
+    """The TTS engine a profile asks for: the `tts` fields named as `EngineSettings` names them, and
+    every session's decode steps in one batch."""
+    shared = {f.name for f in fields(EngineSettings)} & set(type(config.tts).model_fields)
     return EngineSettings(
-        engine=tts.engine,
-        model_dir=tts.model_dir,
-        reference_voice=tts.reference_voice,
-        voices_dir=tts.voices_dir,
-        device=tts.device,
-        bf16=tts.bf16,
-        fp16=tts.fp16,
-        cuda_graphs=tts.cuda_graphs,
-        max_batch=config.server.max_sessions,  # every session's steps in one batch
-        diffusion_steps=tts.diffusion_steps,
-        max_codes=tts.max_codes,
-        first_chunk_seconds=tts.first_chunk_seconds,
-        text_normalization=tts.text_normalization,
-        remote_url=tts.remote_url,
+        **{name: getattr(config.tts, name) for name in shared},
+        max_batch=config.server.max_sessions,
     )
 
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import wave
+from dataclasses import fields, replace
 from pathlib import Path
 
 from loguru import logger
@@ -136,20 +137,13 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 def engine_settings(
     args: argparse.Namespace, voices_dir: Path | None = None, max_batch: int = 8
 ) -> EngineSettings:
-    """The engine the flags ask for (`--voices-dir` wins over the server's uploads dir)."""
-    return EngineSettings(
-        engine=args.engine,
-        model_dir=args.model_dir,
-        reference_voice=args.reference_voice,
+    """The engine the flags ask for (flags are named as `EngineSettings` names its fields;
+    `--voices-dir` wins over the server's uploads dir)."""
+    shared = {f.name for f in fields(EngineSettings)} & set(vars(args))
+    return replace(
+        EngineSettings(**{name: getattr(args, name) for name in shared}),
         voices_dir=args.voices_dir or voices_dir,
-        device=args.device,
-        bf16=args.bf16,
-        fp16=args.fp16,
-        cuda_graphs=args.cuda_graphs,
         max_batch=max_batch,
-        diffusion_steps=args.diffusion_steps,
-        max_codes=args.max_codes,
-        first_chunk_seconds=args.first_chunk_seconds,
         text_normalization=not args.no_text_normalization,
     )
 

@@ -132,6 +132,24 @@ def test_two_streams_land_on_two_replicas_and_both_stream_before_either_ends(ray
     # Both were streaming at once: each first chunk came before either stream had finished.
     assert max(r["first"] for r in results) < min(r["end"] for r in results), results
     assert all(r["bytes"] > 22050 * 2 * 8 for r in results)  # > 8 s of speech each
+    # Each replica serves its own /metrics: between them they counted both streams.
+    served = 0
+    for replica in {r["replica"] for r in results}:
+        deadline = time.monotonic() + 20
+        while True:
+            connection, response = ray_server.request("GET", "/metrics")
+            text = response.read().decode()
+            connection.close()
+            if response.getheader("X-Replica") == replica:
+                break
+            assert time.monotonic() < deadline, f"replica {replica} did not answer /metrics"
+        assert "tts_jobs_running" in text
+        served += sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith('tts_requests_total{operation="speech",outcome="ok"}')
+        )
+    assert served >= 2
 
 
 def test_a_client_that_leaves_cancels_the_replicas_synthesis(ray_server):
@@ -215,3 +233,10 @@ def test_bad_scale_options_are_a_clear_error_before_ray_starts(flags, message):
     )  # fmt: skip
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_ray_replica_builds_its_app_without_importing_the_cli():
+    # The replica is handed typed settings; it used to import tts_plugin.cli, which imports it.
+    code = "import sys, tts_plugin.server.ray_app; print('tts_plugin.cli' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
