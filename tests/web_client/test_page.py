@@ -44,6 +44,11 @@ def test_a_conversation_in_the_browser(browser_page, running_agent, tmp_path):
     # From the end of the question to the reply's first audio: Whisper + LLM + TTS, not a blip.
     assert 500 < ui(page, "metrics.v2v[0]") < 15000
     assert page.locator("#v2v").inner_text().endswith("ms")
+    # Where the turn's time went, from Pipecat's metrics over RTVI: a bar of stages per turn.
+    turn = ui(page, "turns[0]")
+    assert all(turn.get(stage, 0) > 0 for stage in ("stt", "llm", "tts")), turn
+    assert turn["stt"] + turn["llm"] + turn["tts"] + turn["other"] >= turn["v2v"] - 1
+    assert page.locator("#turn-bars li span.llm").count() >= 1
 
     # The text box makes the bot read a long story at once (time to first audio measured).
     page.fill("#speak-text", STORY)

@@ -11,7 +11,7 @@ const SPEECH_LEVEL = 0.02; // RMS of [-1, 1] samples above which a 20 ms window 
 const QUIET_HOLD_MS = 150; // bot audio this long below the level counts as a pause
 const STOPPED_MS = 400; // ...and this long as stopped (longer than a pause between clauses)
 
-const ui = (window.agentUi = { state: "idle", metrics: { v2v: [], ttfa: [], bargein: [] }, events: [] });
+const ui = (window.agentUi = { state: "idle", metrics: { v2v: [], ttfa: [], bargein: [] }, turns: [], events: [] });
 let client = null, meterTimer = null, audioCtx = null;
 let botLine = null;
 let typedText = "";
@@ -77,6 +77,7 @@ const callbacks = {
   },
   onBotStoppedSpeaking: () => { botLine = null; },
   onServerMessage: (d) => { if (d?.type === "emotion") showEmotion(d, d.source); },
+  onMetrics: (d) => noteStages(d),
   onError: (m) => ui.events.push({ type: "error", error: m?.data?.message || m?.data?.error }),
   onTrackStarted: (track, participant) => {
     if (track.kind !== "audio" || participant?.local) return;
@@ -122,6 +123,41 @@ function analyser(stream) {
 function record(kind, ms) {
   ui.metrics[kind].push(ms);
   $(kind).textContent = `${Math.round(ms)} ms`;
+  if (kind === "v2v") drawTurn(ms);
+}
+
+// --- where each turn's time went: Pipecat's own time-to-first-byte metrics (RTVI "metrics") ------
+// stt: VAD stop → transcript; llm: first token; tts: first audio; the rest of what the user waited
+// (measured here) is the network, the audio buffers and the turn's end-of-speech silence.
+const STAGES = [["stt", "STT"], ["llm", "LLM"], ["tts", "TTS"]];
+const BAR_FULL_MS = 2500;
+let stages = {};
+
+function noteStages(data) {
+  for (const { processor, value } of data?.ttfb || []) {
+    const stage = STAGES.find(([, marker]) => processor.includes(marker))?.[0];
+    if (!stage || !(value > 0)) continue;
+    if (stage === "llm") delete stages.tts; // a new answer: its first audio comes next
+    if (stage !== "tts" || stages.tts === undefined) stages[stage] = value * 1000;
+  }
+}
+
+function drawTurn(v2v) {
+  const turn = { v2v, ...stages };
+  turn.other = Math.max(0, v2v - STAGES.reduce((sum, [stage]) => sum + (turn[stage] || 0), 0));
+  ui.turns.push(turn);
+  stages = {};
+  const li = document.createElement("li");
+  li.title = `${Math.round(v2v)} ms: ` +
+    [...STAGES, ["other", "network + buffers"]].map(([k, name]) => `${name} ${Math.round(turn[k] || 0)} ms`).join(", ");
+  for (const stage of ["stt", "llm", "tts", "other"]) {
+    const span = document.createElement("span");
+    span.className = stage;
+    span.style.width = `${Math.min(100, ((turn[stage] || 0) / BAR_FULL_MS) * 100)}%`;
+    li.append(span);
+  }
+  $("turn-bars").append(li);
+  while ($("turn-bars").children.length > 8) $("turn-bars").firstElementChild.remove();
 }
 
 function startMeters(remoteStream) {
@@ -136,7 +172,7 @@ function startMeters(remoteStream) {
     if (m > SPEECH_LEVEL && !$("mute").ariaPressed?.startsWith("t")) {
       // Talking over the bot includes starting in a pause between its clauses.
       const botTalking = bot.speaking || (bot.quietSince && now - bot.quietSince < STOPPED_MS);
-      if (!mic.speaking) { mic.onset = now; if (botTalking) bargeOnset = now; }
+      if (!mic.speaking) { mic.onset = now; stages = {}; if (botTalking) bargeOnset = now; }
       mic.speaking = true; mic.lastSpeech = now;
     } else if (now - mic.lastSpeech > 300) mic.speaking = false;
     if (b > SPEECH_LEVEL) {
