@@ -27,7 +27,7 @@ from tts_plugin.emotion import Emotion, EmotionError
 from tts_plugin.engine import MAX_TEXT_CHARS, EngineError, check_support
 from tts_plugin.frames import EmotionalSpeakFrame
 from tts_plugin.service import IndexTTS2TTSService
-from tts_plugin.speakable_text import clean, has_speech
+from tts_plugin.speakable_text import speakable
 
 
 class MessageError(ValueError):
@@ -88,8 +88,8 @@ class EmotionControl:
             raise MessageError("speak needs non-empty text")
         if len(text) > MAX_TEXT_CHARS:
             raise MessageError(f"speak text is {len(text)} characters; at most {MAX_TEXT_CHARS}")
-        text = clean(text)
-        if not has_speech(text):
+        text = speakable(text)
+        if text is None:
             raise MessageError("speak text has nothing to say (no letters or digits once cleaned)")
         emotion = None
         if data.get("emotion") is not None:

@@ -2,8 +2,9 @@
 
 The embedded profile needs a local LLM with no downloads: PyPI packages ship
 Qwen2.5-Coder-0.5B-Instruct (in parts) and SmolLM2-135M-Instruct as GGUF, and
-`llama-cpp-python[server]` serves them. This supervisor starts the server on a free loopback port, waits until it answers, restarts it if it dies (a bounded number of times, then reports), and
-stops it when the agent stops.
+`llama-cpp-python[server]` serves them. This supervisor starts the server on a free loopback port,
+waits until it answers, restarts it if it dies (a bounded number of times, then reports), and stops it
+when the agent stops.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class LlamaServer:
 
     def __init__(self, config: LLMConfig, *, max_restarts: int = 3, host: str = "127.0.0.1"):
         self._config = config
-        self._model = config.gguf or bundled_gguf(config.model)
+        self._model = config.gguf  # None: the bundled `config.model`, joined at `start`
         self._host = host
         self._port = free_port(host)
         self._max_restarts = max_restarts
@@ -88,6 +89,8 @@ class LlamaServer:
 
     async def start(self, timeout: float = 60.0) -> None:
         """Start the server and return once it answers `/v1/models`."""
+        if self._model is None:  # the first start joins and hashes ~0.5 GB: not on the event loop
+            self._model = await asyncio.to_thread(bundled_gguf, self._config.model)
         if not self._model.is_file():
             raise LLMServerError(f"LLM model file not found: {self._model}")
         await self._spawn()

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from tts_plugin.emotion import NEUTRAL, Emotion, EmotionMode
-from tts_plugin.speakable_text import clean, has_speech
+from tts_plugin.speakable_text import speakable
 
 MAX_TEXT_CHARS = 2000
 MIN_SPEED = 0.5
@@ -49,8 +49,8 @@ class SynthesisRequest:
             raise EngineError(
                 f"text is {len(self.text)} characters; at most {MAX_TEXT_CHARS} per request"
             )
-        text = clean(self.text)
-        if not has_speech(text):
+        text = speakable(self.text)
+        if text is None:
             raise NothingToSay("the text has nothing to say (no letters or digits once cleaned)")
         object.__setattr__(self, "text", text)  # every engine gets the cleaned text
         check_speed(self.speed)

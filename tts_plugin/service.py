@@ -43,7 +43,7 @@ from tts_plugin.engine import (
     check_support,
 )
 from tts_plugin.frames import EmotionalSpeakFrame
-from tts_plugin.speakable_text import clean, has_speech
+from tts_plugin.speakable_text import clean, speakable
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
 
@@ -269,11 +269,11 @@ class IndexTTS2TTSService(TTSService):
     async def _speakable(self, text: str, text_type: str) -> str:
         """Text transform: hostile characters removed (`speakable_text.py`); nothing, when nothing
         is left to say (an LLM reply of only emoji), which Pipecat then skips."""
-        cleaned = clean(text)
         if self._is_streaming_tokens:  # a token: keep its spacing; a lone "," is still prosody
+            cleaned = clean(text)
             lead = " " if text[:1].isspace() else ""
             return f"{lead}{cleaned} " if cleaned and text[-1:].isspace() else lead + cleaned
-        if has_speech(cleaned):
+        if (cleaned := speakable(text)) is not None:
             return cleaned
         logger.info(f"{self}: nothing to say in {text[:60]!r}; skipped")
         return ""

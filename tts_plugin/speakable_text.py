@@ -29,6 +29,12 @@ def has_speech(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+def speakable(text: str) -> str | None:
+    """`text` cleaned, or None when nothing is left to say."""
+    cleaned = clean(text)
+    return cleaned if has_speech(cleaned) else None
+
+
 def clean(text: str) -> str:
     """Hostile and invisible characters removed, normalised, combining marks capped."""
     kept = "".join(
