@@ -46,6 +46,7 @@ from agent.speculative_turn import SpeculativeSilenceUserTurnStopStrategy
 from agent.stt import create_stt
 from agent.vad import HysteresisSileroVADAnalyzer
 from tts_plugin.service import IndexTTS2TTSService
+from tts_plugin.speak_ahead import speak_ahead
 
 AUDIO_IN_SAMPLE_RATE = 16000
 
@@ -116,9 +117,6 @@ async def run_bot(
             audio_in_enabled=True, audio_out_enabled=True, audio_out_end_silence_secs=0
         ),
     )
-    stt = create_stt(config)
-    llm = create_llm(config, runtime)
-    tts = create_tts(config, runtime)
     vad = HysteresisSileroVADAnalyzer(
         start_min_volume=config.turns.vad_start_min_volume,
         params=VADParams(
@@ -128,6 +126,11 @@ async def run_bot(
             min_volume=config.turns.vad_min_volume,
         ),
     )
+    stt = create_stt(config, vad)
+    llm = create_llm(config, runtime)
+    tts = create_tts(config, runtime)
+    if config.turns.stop == "silence" and config.turns.speculate and config.turns.speak_ahead:
+        speak_ahead(llm)
     context = LLMContext()
     aggregators = LLMContextAggregatorPair(
         context,

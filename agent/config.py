@@ -54,6 +54,9 @@ class STTConfig(_Section):
     # CTranslate2 threads: 2 cut a short utterance from 0.88 s to 0.61 s on a 2-core machine.
     cpu_threads: int = Field(2, ge=0)
     beam_size: int = Field(1, ge=1, le=10)
+    # Local Whisper: start transcribing when the VAD hears the speech pause, ~64 ms before its stop
+    # (agent/early_transcript.py); the transcript is used only if the rest of the turn stays quiet.
+    early_transcript: bool = True
     base_url: str | None = None
     api_key_env: str | None = None
 
@@ -132,6 +135,9 @@ class TurnConfig(_Section):
     # With "silence": answer the transcript (~0.14 s after VAD stop) speculatively while the silence
     # runs out, keeping the answer only if the user stays quiet (agent/speculative_turn.py).
     speculate: bool = True
+    # With `speculate`: the speculative answer is also spoken ahead, its first audio rendered during
+    # the silence and held until the turn ends, dropped if the user goes on (tts_plugin/speak_ahead.py).
+    speak_ahead: bool = True
     smart_turn_stop_secs: float = Field(2.0, ge=0.2, le=10.0)
     # "vad": any speech interrupts at once; "min_words": while the bot talks, only `min_words`
     # transcribed words do (a short "mhm" does not) — slower, as it waits for the transcript.

@@ -19,11 +19,15 @@ import numpy as np
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 from loguru import logger
+from pipecat.frames.frames import InputAudioRawFrame, VADUserStartedSpeakingFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
 
 from agent.bundled_files import CACHE_DIR, BundledFileError, SplitFile, package_file
 from agent.config import AgentConfig, ConfigError
+from agent.early_transcript import EarlyTranscriber
+from agent.vad import HysteresisSileroVADAnalyzer
 
 _models: dict[tuple[str, str, str, int], Any] = {}
 _models_lock = threading.Lock()
@@ -164,12 +168,26 @@ def _repeats_itself(text: str) -> bool:
 
 
 class SharedWhisperSTTService(WhisperSTTService):
-    """Pipecat's Whisper service, on a model loaded once per process."""
+    """Pipecat's Whisper service, on a model loaded once per process.
 
-    def __init__(self, *, model_dir: str, beam_size: int, cpu_threads: int, **kwargs):
+    Given the session's VAD, it starts transcribing a turn as soon as the VAD hears its speech
+    pause rather than when it calls the stop (`agent/early_transcript.py`).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_dir: str,
+        beam_size: int,
+        cpu_threads: int,
+        vad: HysteresisSileroVADAnalyzer | None = None,
+        **kwargs,
+    ):
         self._model_dir = model_dir
         self._beam_size = beam_size
         self._cpu_threads = cpu_threads
+        self._vad = vad
+        self._early: EarlyTranscriber | None = None
         super().__init__(**kwargs)
 
     def _load(self):
@@ -190,6 +208,27 @@ class SharedWhisperSTTService(WhisperSTTService):
                 list(transcriber.transcribe(np.zeros(16000, np.float32), language="en")[0])
                 _models[key] = transcriber
         self._model = _models[key]
+        if self._vad is not None:
+            self._early = self._model = EarlyTranscriber(_models[key])
+
+    async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
+        await super()._handle_user_started_speaking(frame)
+        if self._early:
+            self._early.reset()
+
+    async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
+        await super().process_audio_frame(frame, direction)
+        if self._early and self._vad and self._user_speaking:
+            # The arguments and padding Pipecat's `run_stt` will use for this segment.
+            self._early.observe(
+                frame.audio,
+                self._audio_buffer,
+                pausing=self._vad.pausing,
+                padding=len(self._trailing_silence()) // 2,
+                language=self._settings.language,
+                hotwords=self._settings.hotwords,
+                initial_prompt=self._settings.initial_prompt,
+            )
 
 
 @functools.cache
@@ -197,8 +236,8 @@ def _whisper_dir(name: str) -> str:
     return resolve_whisper_model(name)
 
 
-def create_stt(config: AgentConfig) -> STTService:
-    """The STT service a profile asks for."""
+def create_stt(config: AgentConfig, vad: HysteresisSileroVADAnalyzer | None = None) -> STTService:
+    """The STT service a profile asks for; local Whisper transcribes early if given the VAD."""
     stt = config.stt
     if stt.provider == "openai":
         from pipecat.services.openai.stt import OpenAISTTService
@@ -212,6 +251,7 @@ def create_stt(config: AgentConfig) -> STTService:
         model_dir=_whisper_dir(stt.model),
         beam_size=stt.beam_size,
         cpu_threads=stt.cpu_threads,
+        vad=vad if stt.early_transcript else None,
         device=stt.device,
         compute_type=stt.compute_type,
         settings=WhisperSTTService.Settings(model=stt.model, language=stt.language),

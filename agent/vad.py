@@ -21,6 +21,11 @@ class HysteresisSileroVADAnalyzer(SileroVADAnalyzer):
         self._start_min_volume = start_min_volume
         self._stay_min_volume = params.min_volume
 
+    @property
+    def pausing(self) -> bool:
+        """Whether speech has just paused: Silero stopped hearing it, `stop_secs` not yet over."""
+        return self._vad_state == VADState.STOPPING
+
     def _run_analyzer(self, buffer: bytes) -> VADState:
         entering = self._vad_state in (VADState.QUIET, VADState.STARTING)
         self._params.min_volume = self._start_min_volume if entering else self._stay_min_volume

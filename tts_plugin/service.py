@@ -21,8 +21,11 @@ from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import (
     AggregatedTextFrame,
     CancelFrame,
+    EagerEndOfTurnCancelFrame,
     ErrorFrame,
     Frame,
+    InterruptionFrame,
+    LLMFullResponseStartFrame,
     StartFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
@@ -43,6 +46,7 @@ from tts_plugin.engine import (
     check_support,
 )
 from tts_plugin.frames import EmotionalSpeakFrame
+from tts_plugin.speak_ahead import SpeechHold
 from tts_plugin.speakable_text import clean, speakable
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
@@ -153,6 +157,7 @@ class IndexTTS2TTSService(TTSService):
         self._pending_tag_emotion: Emotion | None = None
         self._tag_emotion: tuple[str, Emotion] | None = None
         self._spoken_emotion: Emotion | None = None
+        self._hold = SpeechHold()
         self._register_event_handler("on_emotion_applied")
 
     @property
@@ -279,17 +284,36 @@ class IndexTTS2TTSService(TTSService):
         return ""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
-        """Handle frames; an `EmotionalSpeakFrame` carries its emotion to its own utterance."""
+        """Handle frames; an `EmotionalSpeakFrame` carries its emotion to its own utterance.
+
+        A reply the LLM marks speculative (`tts_plugin.speak_ahead`) is synthesised at once and
+        held until the user's turn ends; withdrawn, its synthesis stops within one chunk.
+        """
         if isinstance(frame, EmotionalSpeakFrame) and frame.emotion is not None:
             # The base speaks the frame before it returns, so no other sentence takes this.
             self._pending_tag_emotion = frame.emotion
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            await self._push_gated(self._hold.begin(frame))
+        elif isinstance(frame, EagerEndOfTurnCancelFrame) and self._hold.holding:
+            await self._withdraw_speculative_reply()
         await super().process_frame(frame, direction)
+
+    async def _withdraw_speculative_reply(self) -> None:
+        logger.debug(f"{self}: speculative reply withdrawn; stopping its synthesis")
+        # Its text still queued here, then its sentences in synthesis and their audio contexts
+        # (`on_audio_context_interrupted` sets the engine's cancel flag), as an interruption would.
+        await self._start_interruption()
+        await self._handle_interruption(InterruptionFrame(), FrameDirection.DOWNSTREAM)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
         """Push a frame, with emotion tags removed from text that transcripts and context show."""
         if isinstance(frame, AggregatedTextFrame) and frame.text.lstrip().startswith("["):
             frame.text = split_emotion_tag(frame.text).text
-        await super().push_frame(frame, direction)
+        await self._push_gated(self._hold.process(frame, direction))
+
+    async def _push_gated(self, frames: list[tuple[Frame, FrameDirection]]) -> None:
+        for frame, direction in frames:
+            await super().push_frame(frame, direction)
 
     def _emotion_for(self, context_id: str) -> Emotion:
         if self._pending_tag_emotion is not None:

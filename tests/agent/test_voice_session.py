@@ -113,8 +113,8 @@ async def test_a_short_pause_mid_question_gets_one_answer_to_the_whole_question(
     running_agent, speech
 ):
     # 0.2 s between the halves: long enough for the VAD to stop and Whisper to transcribe the first
-    # half (and, when that is done before the user goes on, a speculative answer to start; its
-    # withdrawal is pinned in test_speculative_turn.py), shorter than the turn's end.
+    # half and a speculative answer (and its speech) to start, shorter than the turn's end. The
+    # user goes on: it is withdrawn (pinned in test_speculative_turn.py and test_speak_ahead.py).
     pause = np.zeros(int(0.2 * 22050), np.int16)
     question = np.concatenate(
         [voiced(speech("What is the capital")), pause, voiced(speech("of France?"))]
@@ -127,7 +127,13 @@ async def test_a_short_pause_mid_question_gets_one_answer_to_the_whole_question(
         assert client.recording.speech_seconds(asked.started_at, asked.speech_ended_at) == 0
         assert answer > asked.speech_ended_at
         await client.wait_for_silence(answer, hold=1.0)
-        assert len(client.messages_of("bot-llm-started", since=asked.started_at)) == 1
+        assert len(client.messages_of("bot-started-speaking", since=asked.started_at)) == 1
+        # What the bot said answers the whole question; nothing of an answer to its first half.
+        said = [m["data"]["text"] for m in client.messages_of("bot-output", since=asked.started_at)]
+        inferences = client.messages_of("bot-llm-started", since=asked.started_at)
+        assert said and len(inferences) <= 2, (said, inferences)
+        if len(inferences) == 2:  # the first half was answered speculatively, then withdrawn
+            assert "speculation withdrawn (the user spoke again)" in running_agent.log.read_text()
     finally:
         await client.close()
 
