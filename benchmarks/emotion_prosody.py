@@ -20,7 +20,13 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
-from audio_analysis import median_f0, pause_share, speech_level_db, speech_seconds  # noqa: E402
+from audio_analysis import (  # noqa: E402
+    f0_range_semitones,
+    median_f0,
+    pause_share,
+    speech_level_db,
+    speech_seconds,
+)
 
 from tts_plugin.emotion import Emotion  # noqa: E402
 from tts_plugin.engine import SynthesisRequest  # noqa: E402
@@ -30,7 +36,7 @@ TEXT = (
     "Well, I think that the weather today is lovely, and we should go for a long walk in the "
     "park, maybe with a basket of sandwiches and some cold lemonade."
 )
-MEASURES = (pause_share, speech_seconds, speech_level_db, median_f0)
+MEASURES = (pause_share, speech_seconds, speech_level_db, median_f0, f0_range_semitones)
 
 
 def main() -> None:
@@ -49,15 +55,16 @@ def main() -> None:
             for _ in range(args.runs)
         ]
         results[preset] = [statistics.median(m(a, rate) for a in renders) for m in MEASURES]
-    pause0, speech0, level0, f0 = results.get("neutral", next(iter(results.values())))
+    pause0, speech0, level0, f0, range0 = results.get("neutral", next(iter(results.values())))
     print(f"Embedded engine (Piper), {args.runs} renderings per preset, medians\n")
     print(
-        "| preset | pause share | × neutral | speech rate × neutral | level vs neutral | F0 × neutral |"
+        "| preset | pause share | × neutral | speech rate × neutral | level vs neutral "
+        "| F0 × neutral | F0 range p10–p90 (semitones) |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
-    for preset, (pause, speech, level, pitch) in results.items():
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for preset, (pause, speech, level, pitch, span) in results.items():
         print(f"| {preset} | {pause:.3f} | ×{pause / pause0:.2f} | ×{speech0 / speech:.2f} | "
-              f"{level - level0:+.1f} dB | ×{pitch / f0:.2f} |")  # fmt: skip
+              f"{level - level0:+.1f} dB | ×{pitch / f0:.2f} | {span:.1f} (×{span / range0:.2f}) |")  # fmt: skip
 
 
 if __name__ == "__main__":

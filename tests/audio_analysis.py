@@ -9,8 +9,10 @@ def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if audio.size else 0.0
 
 
-def median_f0(audio: np.ndarray, sample_rate: int, fmin: float = 60, fmax: float = 400) -> float:
-    """Median fundamental frequency over voiced 40 ms frames (normalised autocorrelation)."""
+def f0_track(
+    audio: np.ndarray, sample_rate: int, fmin: float = 60, fmax: float = 400
+) -> np.ndarray:
+    """Fundamental frequency of each voiced 40 ms frame, 10 ms apart (normalised autocorrelation)."""
     x = audio.astype(np.float64) / 32768.0
     frame, hop = int(0.04 * sample_rate), int(0.01 * sample_rate)
     lo, hi = int(sample_rate / fmax), int(sample_rate / fmin)
@@ -28,7 +30,28 @@ def median_f0(audio: np.ndarray, sample_rate: int, fmin: float = 60, fmax: float
         lag = lo + int(np.argmax(ac[lo:hi]))
         if ac[lag] > 0.5:
             f0s.append(sample_rate / lag)
-    return float(np.median(f0s)) if f0s else 0.0
+    return np.array(f0s)
+
+
+def median_f0(audio: np.ndarray, sample_rate: int) -> float:
+    """Median fundamental frequency over voiced frames."""
+    f0s = f0_track(audio, sample_rate)
+    return float(np.median(f0s)) if f0s.size else 0.0
+
+
+def f0_range_semitones(audio: np.ndarray, sample_rate: int) -> float:
+    """Pitch range: the 10th to the 90th percentile of the voiced frames' F0, in semitones.
+
+    Frames more than a factor 1.5 from the median are left out: the tracker's octave errors, which
+    otherwise decide the range."""
+    f0s = f0_track(audio, sample_rate)
+    if f0s.size:
+        middle = np.median(f0s)
+        f0s = f0s[(f0s > middle / 1.5) & (f0s < middle * 1.5)]
+    if f0s.size < 10:
+        return 0.0
+    low, high = np.percentile(f0s, [10, 90])
+    return float(12 * np.log2(high / low))
 
 
 def transcribe(whisper, audio: np.ndarray, sample_rate: int, language: str = "en") -> str:

@@ -81,3 +81,24 @@ async def test_no_early_cut_without_min_words():
     assert await feed(text, tokens("Well, I think the weather is lovely today, yes.")) == [
         "Well, I think the weather is lovely today, yes."
     ]
+
+
+async def test_a_first_clause_also_ends_before_a_word_that_opens_the_next():
+    assert await feed(
+        aggregator(), tokens("The sky is blue because it scatters light. It is.")
+    ) == [
+        "The sky is blue",
+        "because it scatters light.",
+        "It is.",
+    ]
+    # Too short a clause, an ambiguous word, or not the first clause: whole sentences.
+    assert await feed(aggregator(), tokens("I like salt and pepper.")) == [
+        "I like salt and pepper."
+    ]
+    assert await feed(aggregator(), tokens("I think that you are right.")) == [
+        "I think that you are right."
+    ]
+    assert await feed(aggregator(), tokens("Yes. My cat sleeps all day and all night.")) == [
+        "Yes.",
+        "My cat sleeps all day and all night.",
+    ]

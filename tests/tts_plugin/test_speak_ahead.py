@@ -36,18 +36,26 @@ def index_of(frames: list[Frame], kind: type) -> int:
     return next(i for i, f in enumerate(frames) if isinstance(f, kind))
 
 
+def audio(frames: list[Frame]) -> list[TTSAudioRawFrame]:
+    return [f for f in frames if isinstance(f, TTSAudioRawFrame)]
+
+
+async def spoken(engine: ScriptedEngine, *frames: Frame) -> list[Frame]:
+    """What the service pushes downstream for frames sent during a user turn."""
+    down, _ = await run_test(
+        IndexTTS2TTSService(engine=engine), frames_to_send=[UserStartedSpeakingFrame(), *frames]
+    )
+    return down
+
+
 async def test_a_speculative_reply_is_synthesised_at_once_and_heard_only_when_the_turn_ends():
     engine = ScriptedEngine(chunks=3)
-    tts = IndexTTS2TTSService(engine=engine)
-    down, _ = await run_test(
-        tts,
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            *speculative_reply("Paris is the capital of France."),
-            SleepFrame(0.4),  # the user's silence: the sentence is rendered in it
-            UserStoppedSpeakingFrame(),
-            SleepFrame(0.1),
-        ],
+    down = await spoken(
+        engine,
+        *speculative_reply("Paris is the capital of France."),
+        SleepFrame(0.4),  # the user's silence: the sentence is rendered in it
+        UserStoppedSpeakingFrame(),
+        SleepFrame(0.1),
     )
     # Rendered in full before the turn ended...
     assert len(engine.of_request(0, "chunk_done")) == 3
@@ -59,70 +67,56 @@ async def test_a_speculative_reply_is_synthesised_at_once_and_heard_only_when_th
     assert not [
         f for f in down[:stopped] if isinstance(f, (TTSAudioRawFrame, LLMFullResponseStartFrame))
     ]
-    assert len([f for f in down[stopped:] if isinstance(f, TTSAudioRawFrame)]) == 3
+    assert len(audio(down[stopped:])) == 3
 
 
 async def test_withdrawn_when_the_user_goes_on_its_synthesis_stops_and_nothing_is_heard():
     # 20 chunks of 4 x 20 ms: the sentence would take 1.6 s to render.
     engine = ScriptedEngine(chunks=20, steps_per_chunk=4, step_seconds=0.02)
-    tts = IndexTTS2TTSService(engine=engine)
-    down, _ = await run_test(
-        tts,
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            *speculative_reply("Paris is the capital of France, a city of lights."),
-            SleepFrame(0.3),
-            EagerEndOfTurnCancelFrame(),  # the user went on: "... of Germany?"
-            SleepFrame(0.3),
-            UserStoppedSpeakingFrame(),
-            LLMFullResponseStartFrame(),
-            LLMTextFrame("Berlin."),
-            LLMFullResponseEndFrame(),
-            SleepFrame(0.5),
-        ],
+    down = await spoken(
+        engine,
+        *speculative_reply("Paris is the capital of France, a city of lights."),
+        SleepFrame(0.3),
+        EagerEndOfTurnCancelFrame(),  # the user went on: "... of Germany?"
+        SleepFrame(0.3),
+        UserStoppedSpeakingFrame(),
+        LLMFullResponseStartFrame(),
+        LLMTextFrame("Berlin."),
+        LLMFullResponseEndFrame(),
+        SleepFrame(0.5),
     )
     # The withdrawn sentence stopped inside the chunk that was running; no chunk after it.
     [cancelled] = engine.of_request(0, "cancelled")
     assert cancelled.chunk < 10
     assert len(engine.of_request(0, "chunk_start")) == cancelled.chunk + 1
     # None of its audio went downstream; the confirmed turn's answer did, in full.
-    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
-    assert len(audio) == engine.chunks
-    assert all(int.from_bytes(f.audio[:2], "little") >= 200 for f in audio)  # request 1's
+    heard = audio(down)
+    assert len(heard) == engine.chunks
+    assert all(int.from_bytes(f.audio[:2], "little") >= 200 for f in heard)  # request 1's
     # Its first clause was cut; its second never reached the engine.
     assert [r.text for r in engine.requests] == ["Paris is the capital of France,", "Berlin."]
 
 
 async def test_a_reply_marked_speculative_after_the_turn_ended_is_not_held():
-    engine = ScriptedEngine(chunks=2)
-    tts = IndexTTS2TTSService(engine=engine)
-    down, _ = await run_test(
-        tts,
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            UserStoppedSpeakingFrame(),  # the confirmation overtook the reply
-            *speculative_reply("Hello."),
-            SleepFrame(0.2),
-        ],
+    down = await spoken(
+        ScriptedEngine(chunks=2),
+        UserStoppedSpeakingFrame(),  # the confirmation overtook the reply
+        *speculative_reply("Hello."),
+        SleepFrame(0.2),
     )
-    assert len([f for f in down if isinstance(f, TTSAudioRawFrame)]) == 2
+    assert len(audio(down)) == 2
 
 
 async def test_other_speech_is_not_held_and_an_unmarked_reply_plays_at_once():
-    engine = ScriptedEngine(chunks=2)
-    tts = IndexTTS2TTSService(engine=engine)
-    down, _ = await run_test(
-        tts,
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            TTSSpeakFrame("One moment."),
-            LLMFullResponseStartFrame(),
-            LLMTextFrame("Sure."),
-            LLMFullResponseEndFrame(),
-            SleepFrame(0.3),
-        ],
+    down = await spoken(
+        ScriptedEngine(chunks=2),
+        TTSSpeakFrame("One moment."),
+        LLMFullResponseStartFrame(),
+        LLMTextFrame("Sure."),
+        LLMFullResponseEndFrame(),
+        SleepFrame(0.3),
     )
-    assert len([f for f in down if isinstance(f, TTSAudioRawFrame)]) == 4
+    assert len(audio(down)) == 4
 
 
 def test_the_llm_lets_a_speculative_reply_through_marked_and_still_knows_to_stop_it():
