@@ -13,6 +13,8 @@ CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" "$venv/bin/pip" install -q -e "
   echo "# Written by tools/relock.sh from pyproject.toml's ranges; tests/test_lock.py keeps the two in step."
   # A GPU user keeps their own CUDA torch: the pin names the release, not the +cpu build.
   "$venv/bin/pip" freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/'
+  echo "# The llm-large extra, pinned exactly in pyproject.toml; relock does not install its 1.1 GB."
+  python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llm-large"]))'
 } > constraints.txt
 rm -rf "$(dirname "$venv")"
 echo "constraints.txt: $(grep -c '==' constraints.txt) pins; now run the README's test command and commit"
