@@ -177,9 +177,10 @@ def test_past_every_replicas_capacity_is_a_429_with_retry_after(ray_server):
     try:
         statuses = sorted(response.status for _, response in opened)
         refused = [response for _, response in opened if response.status == 429]
-        # Ray's router sees replicas' queue lengths with a lag, so how many of the 5 places fill
-        # varies; what must hold: some are served, the rest refused at once with Retry-After.
-        assert len(opened) == 8 and statuses.count(200) >= 2 and refused, statuses
+        # Ray's router sees replicas' queue lengths with a lag, so how many of the places fill
+        # varies (on a loaded 2-core machine as few as one: [200, 429 x 7] was seen); what must
+        # hold: some are served, the rest refused at once with Retry-After.
+        assert len(opened) == 8 and statuses.count(200) >= 1 and refused, statuses
         assert all(int(r.getheader("Retry-After")) > 0 for r in refused)
         assert all("backpressure" in r.read().decode() for r in refused)
     finally:
