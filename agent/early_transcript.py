@@ -1,7 +1,8 @@
 """Transcribe a turn when the VAD first hears its speech pause, before it decides it stopped.
 
-Silero stops hearing speech ~40–80 ms after the last word, but the VAD calls the end of speech only
-`vad_stop_secs` later (three 32 ms windows), and only then did Whisper start. Here the turn so far
+Silero stops hearing speech soon after the last word, but the VAD calls the end of speech only once
+`vad_stop_secs` of its windows went without it (at the defaults, 60 ms after its pause:
+benchmarks/vad_pause.py), and only then did Whisper start. Here the turn so far
 is transcribed in a worker thread the moment the VAD enters its pause (`pausing`). When the VAD then
 stops, the segment it hands over is that same audio plus silence: if the VAD never heard speech
 again and everything after the snapshot is quiet, the early transcript is the answer (waited for
