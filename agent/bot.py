@@ -11,7 +11,6 @@ import asyncio
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
-from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.observers.base_observer import BaseObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -44,7 +43,7 @@ from agent.liveness import AudioArrivals, watch_peer
 from agent.runtime import AgentRuntime
 from agent.speculative_turn import SpeculativeSilenceUserTurnStopStrategy
 from agent.stt import create_stt
-from agent.vad import HysteresisSileroVADAnalyzer
+from agent.vad import session_vad
 from tts_plugin.service import IndexTTS2TTSService
 from tts_plugin.speak_ahead import speak_ahead
 
@@ -117,15 +116,7 @@ async def run_bot(
             audio_in_enabled=True, audio_out_enabled=True, audio_out_end_silence_secs=0
         ),
     )
-    vad = HysteresisSileroVADAnalyzer(
-        start_min_volume=config.turns.vad_start_min_volume,
-        params=VADParams(
-            confidence=config.turns.vad_confidence,
-            start_secs=config.turns.vad_start_secs,
-            stop_secs=config.turns.vad_stop_secs,
-            min_volume=config.turns.vad_min_volume,
-        ),
-    )
+    vad = session_vad(config.turns)
     stt = create_stt(config, vad)
     llm = create_llm(config, runtime)
     tts = create_tts(config, runtime)

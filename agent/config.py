@@ -54,7 +54,7 @@ class STTConfig(_Section):
     # CTranslate2 threads: 2 cut a short utterance from 0.88 s to 0.61 s on a 2-core machine.
     cpu_threads: int = Field(2, ge=0)
     beam_size: int = Field(1, ge=1, le=10)
-    # Local Whisper: start transcribing when the VAD hears the speech pause, 60 ms before its stop
+    # Local Whisper: start transcribing when the VAD hears the speech pause, 60-80 ms before its stop
     # (agent/early_transcript.py); the transcript is used only if the rest of the turn stays quiet.
     early_transcript: bool = True
     base_url: str | None = None

@@ -1,7 +1,7 @@
 """Transcribe a turn when the VAD first hears its speech pause, before it decides it stopped.
 
 Silero stops hearing speech soon after the last word, but the VAD calls the end of speech only once
-`vad_stop_secs` of its windows went without it (at the defaults, 60 ms after its pause:
+`vad_stop_secs` of its windows went without it (at the defaults, 60-80 ms after its pause:
 benchmarks/vad_pause.py), and only then did Whisper start. Here the turn so far
 is transcribed in a worker thread the moment the VAD enters its pause (`pausing`). When the VAD then
 stops, the segment it hands over is that same audio plus silence: if the VAD never heard speech

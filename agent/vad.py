@@ -12,6 +12,8 @@ from __future__ import annotations
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
+from agent.config import TurnConfig
+
 
 class HysteresisSileroVADAnalyzer(SileroVADAnalyzer):
     """`SileroVADAnalyzer` with separate loudness floors to start and to stay in speech."""
@@ -30,3 +32,16 @@ class HysteresisSileroVADAnalyzer(SileroVADAnalyzer):
         entering = self._vad_state in (VADState.QUIET, VADState.STARTING)
         self._params.min_volume = self._start_min_volume if entering else self._stay_min_volume
         return super()._run_analyzer(buffer)
+
+
+def session_vad(turns: TurnConfig) -> HysteresisSileroVADAnalyzer:
+    """The VAD a session runs, from the profile's turn settings."""
+    return HysteresisSileroVADAnalyzer(
+        start_min_volume=turns.vad_start_min_volume,
+        params=VADParams(
+            confidence=turns.vad_confidence,
+            start_secs=turns.vad_start_secs,
+            stop_secs=turns.vad_stop_secs,
+            min_volume=turns.vad_min_volume,
+        ),
+    )

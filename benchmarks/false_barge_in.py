@@ -25,10 +25,10 @@ from pathlib import Path
 import av
 import numpy as np
 import soxr
-from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+from pipecat.audio.vad.vad_analyzer import VADState
 
 from agent.config import TurnConfig
-from agent.vad import HysteresisSileroVADAnalyzer
+from agent.vad import session_vad
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.embedded import EmbeddedEngine
 
@@ -82,16 +82,7 @@ def piper(engine: EmbeddedEngine, text: str) -> np.ndarray:
 
 def vad_onset(audio: np.ndarray, start_secs: float) -> float | None:
     """Seconds from the clip's first loud 20 ms frame to the VAD entering speech, or None."""
-    turns = TurnConfig()
-    vad = HysteresisSileroVADAnalyzer(
-        start_min_volume=turns.vad_start_min_volume,
-        params=VADParams(
-            confidence=turns.vad_confidence,
-            start_secs=start_secs,
-            stop_secs=turns.vad_stop_secs,
-            min_volume=turns.vad_min_volume,
-        ),
-    )
+    vad = session_vad(TurnConfig(vad_start_secs=start_secs))
     vad.set_sample_rate(RATE)
     silence = np.zeros(RATE)
     padded = np.concatenate([silence, audio, silence])

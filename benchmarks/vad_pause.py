@@ -15,10 +15,10 @@ import threading
 
 import numpy as np
 import soxr
-from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+from pipecat.audio.vad.vad_analyzer import VADState
 
 from agent.config import TurnConfig
-from agent.vad import HysteresisSileroVADAnalyzer
+from agent.vad import session_vad
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.embedded import EmbeddedEngine
 
@@ -30,21 +30,6 @@ QUESTIONS = [
     "Hello.",
 ]
 CHUNK = 320  # 20 ms at 16 kHz
-
-
-def agent_vad() -> HysteresisSileroVADAnalyzer:
-    turns = TurnConfig()
-    vad = HysteresisSileroVADAnalyzer(
-        start_min_volume=turns.vad_start_min_volume,
-        params=VADParams(
-            confidence=turns.vad_confidence,
-            start_secs=turns.vad_start_secs,
-            stop_secs=turns.vad_stop_secs,
-            min_volume=turns.vad_min_volume,
-        ),
-    )
-    vad.set_sample_rate(16000)
-    return vad
 
 
 def main() -> None:
@@ -62,7 +47,8 @@ def main() -> None:
         windows = audio[: len(audio) // CHUNK * CHUNK].astype(np.float32).reshape(-1, CHUNK)
         level = np.sqrt(np.mean(windows**2, axis=1))
         end = (np.flatnonzero(level > level.max() * 10 ** (-40 / 20))[-1] + 1) * 20
-        vad, state, changes = agent_vad(), None, []
+        vad, state, changes = session_vad(TurnConfig()), None, []
+        vad.set_sample_rate(16000)
         for i, start in enumerate(range(0, len(audio) - CHUNK + 1, CHUNK)):
             now = vad._run_analyzer(audio[start : start + CHUNK].tobytes())
             if now != state:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import soxr
 from audio_analysis import word_recall
-from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+from pipecat.audio.vad.vad_analyzer import VADState
 
 from agent.config import TurnConfig
 from agent.early_transcript import EarlyTranscriber
 from agent.stt import _FastTranscriber, resolve_whisper_model
-from agent.vad import HysteresisSileroVADAnalyzer
+from agent.vad import HysteresisSileroVADAnalyzer, session_vad
 
 pytestmark = pytest.mark.slow
 
@@ -55,16 +55,7 @@ def silence(seconds: float) -> np.ndarray:
 
 def vad() -> HysteresisSileroVADAnalyzer:
     """The agent's VAD at its default settings."""
-    turns = TurnConfig()
-    analyzer = HysteresisSileroVADAnalyzer(
-        start_min_volume=turns.vad_start_min_volume,
-        params=VADParams(
-            confidence=turns.vad_confidence,
-            start_secs=turns.vad_start_secs,
-            stop_secs=turns.vad_stop_secs,
-            min_volume=turns.vad_min_volume,
-        ),
-    )
+    analyzer = session_vad(TurnConfig())
     analyzer.set_sample_rate(16000)
     return analyzer
 
