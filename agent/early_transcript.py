@@ -63,7 +63,7 @@ class EarlyTranscriber:
         self._in_pause = False
         self._peak = 0.0
         self._samples = 0
-        self.used = 0  # early transcripts that answered a turn (for tests and logs)
+        self.used = 0  # early transcripts that answered a turn (read by the tests)
 
     def reset(self) -> None:
         """A new turn starts: forget the last one's loudness and snapshot."""
