@@ -46,6 +46,7 @@ from agent.stt import create_stt
 from agent.vad import session_vad
 from tts_plugin.service import IndexTTS2TTSService
 from tts_plugin.speak_ahead import speak_ahead
+from tts_plugin.text_split import detect_language
 
 AUDIO_IN_SAMPLE_RATE = 16000
 
@@ -136,6 +137,11 @@ async def run_bot(
         ),
         prefill=runtime.prefill if runtime.llm_server else None,
     )
+
+    @aggregators.user().event_handler("on_user_turn_message_added")
+    async def on_user_turn_message_added(aggregator, message):
+        # A reply with nothing to say asks the user to repeat in the language they spoke.
+        tts.listener_language = detect_language(message.content)
 
     @aggregators.assistant().event_handler("on_assistant_turn_stopped")
     async def on_assistant_turn_stopped(aggregator, message):

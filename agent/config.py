@@ -92,7 +92,7 @@ class TTSConfig(_Section):
     emotion: str = "neutral"
     emotion_intensity: float = Field(1.0, ge=0.0, le=1.0)
     speed: float = Field(1.0, ge=0.5, le=2.0)
-    # Let the LLM choose emotions with [tag]s at sentence starts.
+    # Let the LLM choose emotions with [tag]s in its reply.
     inline_emotion: bool = True
     voice: str | None = None
     # indextts2: local IndexTTS-2 or 2.5 checkpoints, the default voice clip, more clips by name.

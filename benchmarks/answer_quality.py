@@ -36,7 +36,7 @@ from agent.config import load_config
 from agent.context_window import ContextWindow, context_budget
 from agent.llm_server import LlamaServer
 from agent.runtime import system_prompt
-from tts_plugin.emotion_tags import split_emotion_tag
+from tts_plugin.emotion_tags import strip_emotion_tags
 
 # (category, question, words any of which an on-topic answer contains)
 QUESTIONS = [
@@ -108,7 +108,7 @@ _NOT_SPEECH = re.compile(r"(^\s*[-*\d]+[.)]\s)|[#*_`]|https?://|[\U0001F300-\U00
 def spoken(reply: str) -> str:
     """What the agent would say: tags removed anywhere, an unfinished tail dropped."""
     text = " ".join(
-        split_emotion_tag(p).text for p in re.split(r"(?<=[.!?])\s+|(?<=[。！？])", reply.strip())
+        strip_emotion_tags(p).text for p in re.split(r"(?<=[.!?])\s+|(?<=[。！？])", reply.strip())
     )
     sentences = re.findall(r"[^.!?。！？]*[.!?。！？]+[\"')\]”」]*", text)
     finished = "".join(sentences).strip()

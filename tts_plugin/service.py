@@ -25,18 +25,18 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     InterruptionFrame,
+    LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     StartFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import NOT_GIVEN, NotGiven, TTSSettings, is_given
-from pipecat.services.tts_service import TextAggregationMode, TTSService
+from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.tracing.service_decorators import traced_tts
 
-from tts_plugin.clause_aggregator import FirstClauseTextAggregator
 from tts_plugin.emotion import Emotion, EmotionError
-from tts_plugin.emotion_tags import split_emotion_tag
+from tts_plugin.emotion_tags import TAG, strip_emotion_tags
 from tts_plugin.engine import (
     EngineError,
     SynthesisRequest,
@@ -46,10 +46,19 @@ from tts_plugin.engine import (
     check_support,
 )
 from tts_plugin.frames import EmotionalSpeakFrame
+from tts_plugin.reply_aggregator import ReplyTextAggregator
 from tts_plugin.speak_ahead import SpeechHold
-from tts_plugin.speakable_text import clean, speakable
+from tts_plugin.speakable_text import speakable
+from tts_plugin.text_split import detect_language
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
+# Spoken when a reply has nothing to say after cleaning (only tags, punctuation or emoji).
+NOTHING_SAID = {
+    "en": "Sorry, could you say that again?",
+    "zh": "抱歉，能再说一遍吗？",
+    "ja": "すみません、もう一度言っていただけますか？",
+    "es": "Perdón, ¿puedes repetirlo?",
+}
 
 
 @dataclass
@@ -60,8 +69,8 @@ class IndexTTS2TTSSettings(TTSSettings):
         emotion: A preset name, 8 floats, a mapping, or an `Emotion`. Stored as an `Emotion`.
         emotion_intensity: 0..1, IndexTTS2's `emo_alpha`; applies when the emotion names none.
         speed: Speaking-rate multiplier, 0.5..2.0.
-        inline_emotion: Whether `[preset]` tags at a sentence start (from the LLM) set the emotion.
-            Tags are removed from the spoken text either way.
+        inline_emotion: Whether `[preset]` tags in the LLM's reply set the emotion (from where
+            they stand). Tags are removed from what is spoken, shown and remembered either way.
     """
 
     emotion: EmotionInput | None | NotGiven = field(default_factory=lambda: NOT_GIVEN)
@@ -75,6 +84,11 @@ class IndexTTS2TTSService(TTSService):
 
     Audio leaves at the engine's native rate (22050 Hz for IndexTTS2 and the embedded engine) so no
     resampler sits between chunks; the output transport converts once.
+
+    A reply with nothing to say after cleaning (only tags, punctuation or emoji) is answered with
+    a short request to repeat (`NOTHING_SAID`) in the listener's language: `listener_language`
+    (a language code, e.g. from the STT; None: the reply's own script) picks it when the reply has
+    no letters to tell.
 
     Event handlers:
         on_emotion_applied(service, emotion, source): a sentence starts in an emotion other than
@@ -107,6 +121,7 @@ class IndexTTS2TTSService(TTSService):
 
         Raises:
             EmotionError, EngineError: if the settings ask for something invalid or unsupported.
+            ValueError: for TOKEN text aggregation (tags split across tokens would be spoken).
         """
         default_settings = self.Settings(
             model=engine.name,
@@ -123,8 +138,9 @@ class IndexTTS2TTSService(TTSService):
         kwargs.setdefault(
             "stop_frame_timeout_s", max(3.0, engine.capabilities.max_chunk_seconds + 1.0)
         )
-        # Emotion tags go first so no other transform (or the TTS) ever sees them; the text
-        # boundary goes last, so a sentence with nothing to say is never synthesised.
+        # The reply aggregator takes tags out of LLM text; this transform takes them out of
+        # spoken text that skipped it (a TTSSpeakFrame), before any other transform sees them.
+        # The text boundary goes last, so a sentence with nothing to say is never synthesised.
         kwargs["text_transforms"] = [
             ("*", self._take_emotion_tag),
             *(kwargs.get("text_transforms") or []),
@@ -136,15 +152,16 @@ class IndexTTS2TTSService(TTSService):
             settings=default_settings,
             **kwargs,
         )
-        if self._text_aggregation_mode == TextAggregationMode.SENTENCE:
-            # Pipecat 1.14's TTSService builds its sentence aggregator itself, with no parameter
-            # to pass another, so the first-clause one replaces it here.
-            self._text_aggregator = FirstClauseTextAggregator(
-                min_words=first_clause_words,
-                drop_unfinished_tail=drop_unfinished_tail,
-                aggregation_type=self._text_aggregation_mode,
-                language=self._text_aggregator.language,
-            )
+        # Pipecat 1.14's TTSService builds its sentence aggregator itself, with no parameter to
+        # pass another, so the reply aggregator replaces it here.
+        self._text_aggregator = ReplyTextAggregator(
+            min_words=first_clause_words,
+            drop_unfinished_tail=drop_unfinished_tail,
+            on_emotion=self._on_tag_emotion,
+            fallback=self._nothing_said,
+            aggregation_type=self._text_aggregation_mode,
+            language=self._text_aggregator.language,
+        )
         self._engine = engine
         self._check_settings(self._settings)
         self._settings.emotion = Emotion.parse(self._settings.emotion)
@@ -158,6 +175,8 @@ class IndexTTS2TTSService(TTSService):
         self._tag_emotion: tuple[str, Emotion] | None = None
         self._spoken_emotion: Emotion | None = None
         self._hold = SpeechHold()
+        self._reply_open = False  # an LLM reply started and was neither finished nor interrupted
+        self.listener_language: str | None = None
         self._register_event_handler("on_emotion_applied")
 
     @property
@@ -262,22 +281,42 @@ class IndexTTS2TTSService(TTSService):
         check_speed(settings.speed)
         check_support(self._engine, emotion, settings.voice, settings.language)
 
+    def _on_tag_emotion(self, emotion: Emotion) -> None:
+        """A known tag in the reply: its emotion from the next piece on, if tags may choose."""
+        if self._settings.inline_emotion:
+            self._pending_tag_emotion = emotion
+
+    def _nothing_said(self, said: str) -> str | None:
+        """What to say when a reply ended with nothing to say, in the listener's language.
+
+        The language is the service's, else the reply's script if it has letters, else the
+        language the listener last spoke (`listener_language`, set by the agent), else English.
+        """
+        if not self._reply_open:
+            return None
+        self._reply_open = False
+        language = self._settings.language or (
+            detect_language(said) if speakable(said) else self.listener_language
+        )
+        if language not in NOTHING_SAID or language not in self._engine.capabilities.languages:
+            language = "en"
+        logger.warning(
+            f"{self}: the reply had nothing to say ({said[:60]!r}); "
+            f"asking the user to repeat ({language})"
+        )
+        return NOTHING_SAID[language]
+
     async def _take_emotion_tag(self, text: str, text_type: str) -> str:
-        """Text transform: remove a leading `[emotion]` tag and remember it for this sentence."""
-        tagged = split_emotion_tag(text)
-        if tagged.tag is None:
-            return text
-        if tagged.emotion is not None and self._settings.inline_emotion:
-            self._pending_tag_emotion = tagged.emotion
+        """Text transform: remove tags from text that did not pass the reply aggregator (a
+        `TTSSpeakFrame`); the last known one sets this utterance's emotion."""
+        tagged = strip_emotion_tags(text)
+        if tagged.emotion is not None:
+            self._on_tag_emotion(tagged.emotion)
         return tagged.text
 
     async def _speakable(self, text: str, text_type: str) -> str:
         """Text transform: hostile characters removed (`speakable_text.py`); nothing, when nothing
         is left to say (an LLM reply of only emoji), which Pipecat then skips."""
-        if self._is_streaming_tokens:  # a token: keep its spacing; a lone "," is still prosody
-            cleaned = clean(text)
-            lead = " " if text[:1].isspace() else ""
-            return f"{lead}{cleaned} " if cleaned and text[-1:].isspace() else lead + cleaned
         if (cleaned := speakable(text)) is not None:
             return cleaned
         logger.info(f"{self}: nothing to say in {text[:60]!r}; skipped")
@@ -293,13 +332,19 @@ class IndexTTS2TTSService(TTSService):
             # The base speaks the frame before it returns, so no other sentence takes this.
             self._pending_tag_emotion = frame.emotion
         elif isinstance(frame, LLMFullResponseStartFrame):
+            self._reply_open = not frame.skip_tts
             await self._push_gated(self._hold.begin(frame))
+        elif isinstance(frame, InterruptionFrame):
+            self._reply_open = False
         elif isinstance(frame, EagerEndOfTurnCancelFrame) and self._hold.holding:
             await self._withdraw_speculative_reply()
         await super().process_frame(frame, direction)
+        if isinstance(frame, LLMFullResponseEndFrame):
+            self._reply_open = False  # its end flushed the aggregator, which asked `_nothing_said`
 
     async def _withdraw_speculative_reply(self) -> None:
         logger.debug(f"{self}: speculative reply withdrawn; stopping its synthesis")
+        self._reply_open = False
         # Its text still queued here, then its sentences in synthesis and their audio contexts
         # (`on_audio_context_interrupted` sets the engine's cancel flag), as an interruption would.
         await self._start_interruption()
@@ -307,8 +352,8 @@ class IndexTTS2TTSService(TTSService):
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
         """Push a frame, with emotion tags removed from text that transcripts and context show."""
-        if isinstance(frame, AggregatedTextFrame) and frame.text.lstrip().startswith("["):
-            frame.text = split_emotion_tag(frame.text).text
+        if isinstance(frame, AggregatedTextFrame) and TAG.search(frame.text):
+            frame.text = strip_emotion_tags(frame.text).text
         await self._push_gated(self._hold.process(frame, direction))
 
     async def _push_gated(self, frames: list[tuple[Frame, FrameDirection]]) -> None:

@@ -1,52 +1,59 @@
-"""Inline `[emotion]` tags from the LLM."""
+"""Inline `[emotion]` tags from the LLM: read, and removed wherever they stand."""
 
 from __future__ import annotations
 
+import pytest
+
 from tts_plugin.emotion import Emotion
-from tts_plugin.emotion_tags import split_emotion_tag, tag_instructions
+from tts_plugin.emotion_tags import read_tag, strip_emotion_tags, tag_instructions
 
 
-def test_leading_tag_is_removed_and_read():
-    tagged = split_emotion_tag("[sad] I'm sorry to hear that.")
-    assert tagged.text == "I'm sorry to hear that."
-    assert tagged.emotion == Emotion(preset="sad")
+@pytest.mark.parametrize(
+    ("tag", "emotion"),
+    [
+        ("[sad]", Emotion(preset="sad")),
+        ("[ Happy : 0.4 ]", Emotion(preset="happy", intensity=0.4)),
+        ("[happy: 0.9]", Emotion(preset="happy", intensity=0.9)),
+        ("[excited!]", Emotion(preset="excited")),
+        ("[emotion: calm]", Emotion(preset="calm")),
+        ("[sad, 0.5]", Emotion(preset="sad", intensity=0.5)),
+        ("【开心】", Emotion(preset="happy")),
+        ("［生气］", Emotion(preset="angry")),
+    ],
+)
+def test_known_tags_name_their_emotion(tag, emotion):
+    assert read_tag(tag).emotion == emotion
 
 
-def test_tag_with_intensity_and_spacing():
-    tagged = split_emotion_tag("  [ Happy : 0.4 ]Great!")
-    assert (tagged.text, tagged.emotion) == ("Great!", Emotion(preset="happy", intensity=0.4))
+@pytest.mark.parametrize("tag", ["[laughs]", "[tone: warm]", "[sirNews:0.6]", "[sad:3]"])
+def test_unknown_names_and_bad_intensities_are_tags_without_an_emotion(tag):
+    read = read_tag(tag)
+    assert read is not None and read.emotion is None
 
 
-def test_unknown_or_out_of_range_tags_are_removed_but_ignored():
-    assert split_emotion_tag("[laughs] Ha.") == split_emotion_tag("[laughs] Ha.")
-    laughs = split_emotion_tag("[laughs] Ha.")
-    assert (laughs.text, laughs.emotion, laughs.tag) == ("Ha.", None, "[laughs]")
-    too_much = split_emotion_tag("[sad:3] Oh.")
-    assert (too_much.text, too_much.emotion) == ("Oh.", None)
+@pytest.mark.parametrize("text", ["[1]", "[]", "[1.5]", "[" + "a" * 41 + "]", "[a\nb]"])
+def test_groups_that_do_not_start_with_a_letter_or_are_long_are_text(text):
+    assert read_tag(text) is None
 
 
-def test_several_tags_last_known_wins():
-    tagged = split_emotion_tag("[calm][angry] Stop.")
-    assert (tagged.text, tagged.emotion) == ("Stop.", Emotion(preset="angry"))
+def test_every_tag_anywhere_is_removed_and_the_last_known_one_read():
+    for text, spoken, emotion in [
+        ("[sad] I'm sorry to hear that.", "I'm sorry to hear that.", Emotion(preset="sad")),
+        ("Hello [sad] world.", "Hello world.", Emotion(preset="sad")),
+        ("The news [sirNews:0.6] is good.", "The news is good.", None),
+        ("Done[happy].", "Done.", Emotion(preset="happy")),
+        ("[calm] Well [excited:0.9], that [ laughs ] is fun.", "Well, that is fun.",
+         Emotion(preset="excited", intensity=0.9)),
+        ("[calm][angry] Stop.", "Stop.", Emotion(preset="angry")),
+    ]:  # fmt: skip
+        tagged = strip_emotion_tags(text)
+        assert (tagged.text, tagged.emotion) == (spoken, emotion), text
 
 
 def test_text_without_tags_is_untouched():
-    for text in ("[1] is a footnote", "[]", "No tags.", "A [1.5] ratio."):
-        tagged = split_emotion_tag(text)
-        assert (tagged.text, tagged.emotion, tagged.tag) == (text, None, None)
-
-
-def test_tags_inside_a_sentence_are_never_spoken_and_set_no_emotion():
-    for text, spoken in [
-        ("Hello [sad] world.", "Hello world."),
-        ("The news [sirNews:0.6] is good.", "The news is good."),
-        ("Done[happy].", "Done."),
-        ("[calm] Well [excited:0.9], that [ laughs ] is fun.", "Well, that is fun."),
-    ]:
-        tagged = split_emotion_tag(text)
-        assert tagged.text == spoken
-    assert split_emotion_tag("Hello [sad] world.").emotion is None
-    assert split_emotion_tag("[calm] Well [excited] ok.").emotion == Emotion(preset="calm")
+    for text in ("[1] is a footnote", "[]", "No tags.", "A [1.5] ratio.", " spaced "):
+        tagged = strip_emotion_tags(text)
+        assert (tagged.text, tagged.emotion, tagged.tags) == (text, None, ())
 
 
 def test_instructions_name_every_preset():

@@ -127,6 +127,71 @@ async def test_a_tag_alone_colours_the_next_sentence(scripted_engine):
     assert (request.text, request.emotion.preset) == ("Great news!", "happy")
 
 
+async def test_tags_anywhere_in_a_token_stream_are_never_spoken_shown_or_remembered(
+    scripted_engine,
+):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    stream = (
+        "Well I must say [happy: 0.9] that is great. Hello [sad] world. [tone: warm] Bye [excited!]"
+    )
+    # Tokens as small LLMs cut them: every tag split across several.
+    pieces = [stream[i : i + 3] for i in range(0, len(stream), 3)]
+    down, _ = await run_test(tts, frames_to_send=reply(*pieces))
+    spoken = [(r.text, r.emotion.preset, r.emotion.intensity) for r in scripted_engine.requests]
+    assert spoken == [
+        ("Well I must say", "neutral", 1.0),
+        ("that is great.", "happy", 0.9),
+        ("Hello", "happy", 0.9),
+        ("world.", "sad", 1.0),
+        ("Bye", "sad", 1.0),
+    ]
+    shown = [f.text for f in down if isinstance(f, (AggregatedTextFrame, TTSTextFrame))]
+    assert shown and not any(c in t for t in shown for c in "[]"), shown
+
+
+def test_token_aggregation_is_refused_with_a_clear_error(scripted_engine):
+    from pipecat.services.tts_service import TextAggregationMode
+
+    with pytest.raises(ValueError, match="SENTENCE"):
+        IndexTTS2TTSService(engine=scripted_engine, text_aggregation_mode=TextAggregationMode.TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "listener", "said"),
+    [
+        (["[happy]"], None, "Sorry, could you say that again?"),
+        (["...", " !"], "en", "Sorry, could you say that again?"),
+        (["【开心】", "。"], "zh", "抱歉，能再说一遍吗？"),
+        (["😀"], "zh", "抱歉，能再说一遍吗？"),
+        ([], "zh", "抱歉，能再说一遍吗？"),
+    ],
+)
+async def test_a_reply_with_nothing_to_say_asks_the_user_to_repeat(
+    scripted_engine, tokens, listener, said
+):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    tts.listener_language = listener
+    down, _ = await run_test(tts, frames_to_send=reply(*tokens))
+    assert [r.text for r in scripted_engine.requests] == [said]
+    assert [f.text for f in down if isinstance(f, TTSTextFrame)] == [said]
+
+
+async def test_no_fallback_after_speech_an_interruption_or_a_pipeline_end(scripted_engine):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    await run_test(
+        tts,
+        frames_to_send=[
+            *reply("Fine. ", "😀"),
+            LLMFullResponseStartFrame(),
+            LLMTextFrame("[sad]"),
+            SleepFrame(0.2),  # the interruption, a system frame, would overtake the reply
+            InterruptionFrame(),
+            LLMFullResponseEndFrame(),
+        ],
+    )
+    assert [r.text for r in scripted_engine.requests] == ["Fine."]
+
+
 async def test_metrics_report_ttfb_processing_and_usage(scripted_engine):
     tts = IndexTTS2TTSService(engine=scripted_engine)
     down, _ = await run_test(
