@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from loguru import logger
 from offline import no_network
 from tiny_checkpoints import TEST_CODES, tiny_engine, write_reference_clip
 
@@ -24,6 +25,7 @@ from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineError, SynthesisRequest
 from tts_plugin.engines.indextts2 import ChunkSchedule, Sampling
 from tts_plugin.engines.indextts2 import engine as engine_module
+from tts_plugin.engines.indextts2.code_budget import code_budget
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scores_to_vector
 from tts_plugin.engines.indextts2.static_kv import StaticGPT2
@@ -243,6 +245,28 @@ def test_only_codebook_codes_are_sampled_even_when_the_gpt_favours_another(
     assert len(sampled) == 30
     assert max(sampled) < engine._models.codebook_size
     assert len(audio) / engine.sample_rate == pytest.approx(segment_seconds(engine, 30), rel=0.02)
+
+
+def test_a_gpt_that_never_stops_is_cut_at_its_text_budget_with_a_warning(engine, monkeypatch):
+    # The stop code is never a legal sample: a GPT that never stops, with upstream's 1500 codes.
+    monkeypatch.setattr(engine._models, "stop_code", -1)
+    monkeypatch.setattr(engine, "_sampling", Sampling())
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
+    try:
+        chunks = [c for _, c in timed_chunks(engine, SynthesisRequest("Hello there."))]
+    finally:
+        logger.remove(sink)
+    seconds = sum(len(c) for c in chunks) / engine.sample_rate
+    [segment] = engine._segments("Hello there.", "en")
+    rate = engine._codes_per_second
+    budget = code_budget(segment.size(1), "en", rate, Sampling().max_codes)
+    assert seconds == pytest.approx(segment_seconds(engine, budget), rel=0.02)
+    # The tiny dirs' tokenisers spell it in up to 15 tokens (the released ones in about 3: under
+    # 5 s); either way seconds, not upstream's 30 (60 on 2.5).
+    assert segment.size(1) <= 15 and seconds < 12
+    [warning] = warnings
+    assert "at its cap of" in warning and "'Hello there.'" in warning
 
 
 def test_cancel_stops_decoding_within_one_step(engine, monkeypatch):

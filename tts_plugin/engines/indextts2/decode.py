@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from loguru import logger
+
 from tts_plugin.engine import EngineError
 from tts_plugin.engine_factory import MAX_CODES
 from tts_plugin.engines.indextts2.deadlines import StreamClock
@@ -50,8 +52,11 @@ def sample_codes(
     steps: StepBatcher,
     clock: StreamClock,
     generator: object,
+    label: str | None = None,
 ) -> Iterator[int]:
-    """Yield semantic codes until the stop code, `max_codes`, or `cancel`.
+    """Yield semantic codes until the stop code, `cancel`, or the decoder's capacity (the
+    segment's code budget, `code_budget.py`), which ends it with a WARNING naming `label` (None:
+    a warm-up, which stops early on purpose).
 
     Only codebook entries (ids below `codebook_size`) and the stop code are ever sampled: the GPT's
     head also scores its start code, which the codec cannot decode (a random GPT favours it).
@@ -82,7 +87,8 @@ def sample_codes(
         ids = torch.arange(logits.size(-1), device=logits.device)
         not_a_code = (ids >= codebook_size) & (ids != stop_code)
         history = decoder.history
-        for _ in range(min(sampling.max_codes, decoder.capacity)):
+        limit = min(sampling.max_codes, decoder.capacity)
+        for _ in range(limit):
             if cancel.is_set():
                 return
             with torch.inference_mode():
@@ -98,6 +104,11 @@ def sample_codes(
                 yield int(code)
             history = torch.cat([history, code.to(history.device)], dim=1)
             logits = steps.step(decoder, code)
+        if label is not None:
+            logger.warning(
+                f"IndexTTS2 ended {label} at its cap of {limit} codes: the model never chose its stop "
+                "code (a hard text, or a reference clip it cannot follow)"
+            )
     finally:
         steps.leave(decoder)
 

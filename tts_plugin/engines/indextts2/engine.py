@@ -29,6 +29,7 @@ from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest, check_request
 from tts_plugin.engine_factory import DIFFUSION_STEPS
 from tts_plugin.engines.indextts2.chunking import ChunkSchedule, ChunkSizes, Crossfader
+from tts_plugin.engines.indextts2.code_budget import code_budget
 from tts_plugin.engines.indextts2.deadlines import DeadlineLock, Key, StreamClock, now_key
 from tts_plugin.engines.indextts2.decode import Sampling, request_generator, sample_codes
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
@@ -189,11 +190,14 @@ class IndexTTS2Engine:
             if index:
                 clock.sent(len(self._segment_silence) / SAMPLE_RATE)
                 yield self._segment_silence
+            budget = code_budget(
+                tokens.size(1), language, self._codes_per_second, sampling.max_codes
+            )
             with self._model_call(gpt=True):
-                decoder = models.decoder(voice, emotion, tokens, language, sampling.max_codes)
+                decoder = models.decoder(voice, emotion, tokens, language, budget)
             codes = sample_codes(
                 decoder, models.stop_code, models.codebook_size, sampling, cancel, self._steps,
-                clock, generator,
+                clock, generator, None if max_codes else f"segment {index + 1} of {request.text[:60]!r}",
             )  # fmt: skip
             for audio in self._vocode_as_decoded(
                 codes, decoder, voice, 1.0 / request.speed, cancel, sizes, clock, generator
