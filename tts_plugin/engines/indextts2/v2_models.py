@@ -28,7 +28,9 @@ from safetensors import safe_open
 from torch import nn
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
 
+from tts_plugin.engine import EngineError
 from tts_plugin.engines.indextts2.bpe_text import BpeText
+from tts_plugin.engines.indextts2.checkpoint import WRAPPER, load_weights, unwrapped
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
 from tts_plugin.engines.indextts2.semantic_codec import SemanticCodec
@@ -39,8 +41,9 @@ W2V_LAYER = 17  # IndexTTS reads w2v-BERT's hidden state after layer 17
 MAX_CLIP_SECONDS = 15  # upstream cuts reference clips here
 # v2: 50 codes/s stretched ×1.72 to 86 mel frames/s.
 MEL_FRAMES_PER_CODE = 1.72
-_GPT_TRAINING_ONLY = ("text_head.",)
 EMOTION_CLIPS = 8  # emotion reference clips whose features stay cached
+# Prefixes before w2v-BERT's own weight names: a DDP wrapper's, or a task model's base prefix.
+_W2V_PREFIXES = (WRAPPER, "wav2vec2_bert.")
 
 
 def gpt_layer(gpt_width: int) -> nn.Sequential:
@@ -67,10 +70,8 @@ class IndexTTS2Models:
 
         with torch.device(self.device):
             self.gpt = UnifiedVoiceV2(**OmegaConf.to_container(cfg.gpt))
-        weights = _checkpoint(root / cfg.gpt_checkpoint, "model")
-        self.gpt.load_state_dict(
-            {k: v for k, v in weights.items() if not k.startswith(_GPT_TRAINING_ONLY)}
-        )
+        gpt_path = root / cfg.gpt_checkpoint
+        load_weights(self.gpt, _checkpoint(gpt_path, "model"), gpt_path, "the GPT")
         self.gpt.eval()
 
         self._features = SeamlessM4TFeatureExtractor.from_pretrained(
@@ -88,9 +89,12 @@ class IndexTTS2Models:
         with torch.device(self.device):
             self.s2mel = MyModel(cfg.s2mel)
             self.s2mel.models["gpt_layer"] = gpt_layer(int(cfg.gpt.model_dim))
-        net = _checkpoint(root / cfg.s2mel_checkpoint, "net")
+        s2mel_path = root / cfg.s2mel_checkpoint
+        net = {unwrapped(k): v for k, v in _checkpoint(s2mel_path, "net").items()}
         for name, module in self.s2mel.models.items():
-            module.load_state_dict(fold_weight_norm(net[name], self.device))
+            if name not in net:
+                raise EngineError(f"{s2mel_path} has no {name} (it holds {', '.join(net)})")
+            load_weights(module, fold_weight_norm(net[name], self.device), s2mel_path, name)
         self.s2mel.models["cfm"].estimator.setup_caches(max_batch_size=1, max_seq_length=8192)
         self.s2mel.eval()
 
@@ -197,14 +201,17 @@ def _checkpoint(path: Path, section: str) -> dict:
 
 
 def _w2v_bert(directory: Path, device: str) -> Wav2Vec2BertModel:
-    """w2v-BERT up to layer 17 (the rest is never read), strictly from its safetensors."""
+    """w2v-BERT up to layer 17 (the rest is never read) from its safetensors: only the weights it
+    uses are read, under their own names or with the prefixes a saved wrapper adds."""
     config = Wav2Vec2BertConfig.from_pretrained(directory, num_hidden_layers=W2V_LAYER)
     with torch.device(device):
         model = Wav2Vec2BertModel(config)
     wanted = model.state_dict().keys()
-    with safe_open(str(directory / "model.safetensors"), "pt") as f:
-        stored = f.keys()
-        model.load_state_dict({k: f.get_tensor(k) for k in stored if k in wanted})
+    path = directory / "model.safetensors"
+    with safe_open(str(path), "pt") as f:
+        names = {unwrapped(k, _W2V_PREFIXES): k for k in f.keys()}  # noqa: SIM118
+        weights = {k: f.get_tensor(names[k]) for k in wanted if k in names}
+    load_weights(model, weights, path, "w2v-BERT")
     return model.eval()
 
 
