@@ -10,7 +10,8 @@ differences come from a different order of the same float operations (our torch-
 and fbank against torchaudio's, sdpa attention over a KV cache against one full pass). float32
 carries ~7 significant digits and these stages chain tens of layers, so we allow 1e-4 of each
 tensor's largest magnitude (measured: at most 2.3e-6 of it, most stages bit-exact; see
-docs/benchmarks.md), and exact equality for ids and codes.
+docs/benchmarks.md), and exact equality for ids and codes; the reference log-mel is compared as
+magnitudes (see its test).
 """
 
 from __future__ import annotations
@@ -97,7 +98,10 @@ def test_text_tokens_and_segments_match(models, golden):
 
 def test_reference_conditioning_matches(models, voice, golden):
     close(voice.speaker_features, golden["speaker_features"])
-    close(voice.reference_mel, golden["reference_mel"])
+    # A log-mel's bins near its floor (log 1e-5) turn the FFT's last-bit differences between CPU
+    # kernels (AVX-512 against AVX2: 3e-8 on a magnitude of 1e-5) into 3e-3 of the log: compared
+    # as magnitudes, the quantity the FFT computes.
+    close(voice.reference_mel.exp(), np.exp(golden["reference_mel"]))
     close(voice.style, golden["style"])
     close(voice.own_emotion, golden["own_emotion_features"])
     with torch.inference_mode():
