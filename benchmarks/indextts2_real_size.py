@@ -1,6 +1,7 @@
-"""An IndexTTS-2 checkpoints dir with the released shapes and random weights, for benchmarks.
+"""An IndexTTS-2 or IndexTTS-2.5 checkpoints dir with the released shapes and random weights.
 
-    python benchmarks/indextts2_real_size.py OUT_DIR
+    python benchmarks/indextts2_real_size.py OUT_DIR                   # IndexTTS-2
+    python benchmarks/indextts2_real_size.py OUT_DIR --generation 2.5  # IndexTTS-2.5
 
 Random weights with the released architecture cost what the real ones cost, step for step (only
 the audio is noise, and a random GPT never stops, so benchmarks force the length). Every file the
@@ -23,6 +24,20 @@ Where each shape comes from:
 - voice.wav: an 8 s voiced-like clip (the engine's default voice).
 - bpe.model: the tests' small SentencePiece model (its ids sit inside the 12000-token table; the
   cost of a step does not depend on which ids the text has).
+
+IndexTTS-2.5 (`RELEASED_CONFIG_25`), each value from IndexTeam/IndexTTS-2.5's `config.yaml` at tag
+v2.5.0 as Bonenk/CrispASR `docs/indextts2-port-notes.md` cites it line by line and reads it off the
+released checkpoints (§2 "Constants", §3 tensor shapes):
+- GPT: 1280 wide (`config.yaml:14`), 24 layers and 20 heads (`:17,20`), 1815 mel and 600 text
+  positions (`:15-16`), 60,509 text tokens (`:21`), 8194 mel codes with start 8192 and stop 8193
+  (`:22-24`); conditioned by CAMPPlus through `spk_emb_proj` 192 → 1280 and the emotion Conformer
+  (4 blocks × 512, 4 heads, 1024 units, conv2d2: `:36-42`) + Perceiver.
+- codec: FVQ 8192 × 8 over 1024 wide (`:44,46`), Vocos decoder 384 wide, 2048 intermediate, 12
+  ConvNeXt layers (`:47-49`).
+- s2mel: as IndexTTS-2's (DiT 13 × 512, 8 heads, WaveNet 8 layers kernel 5, length regulator 512
+  from 1024 with 4 sampling ratios: `:64-104`, and the tensor shapes of §3.2 match v2's config).
+- `emo_num` [3, 17, 2, 8, 4, 5, 10, 24] (`:110`); w2v-BERT, CAMPPlus and BigVGAN as for IndexTTS-2.
+- the tokeniser: the tests' byte-level tiktoken file (its ids sit inside the 60,509-token table).
 """
 
 from __future__ import annotations
@@ -35,8 +50,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import tiny_checkpoints  # noqa: E402
+import tiny_checkpoints_v2  # noqa: E402
 from tiny_checkpoints import BIGVGAN, write_reference_clip  # noqa: E402
-from tiny_checkpoints_v2 import build  # noqa: E402
 
 RELEASED_CONFIG = {
     "dataset": {"bpe_model": "bpe.model", "sample_rate": 24000, "squeeze": False},
@@ -162,19 +178,73 @@ RELEASED_BIGVGAN = {
 }
 
 
-def main() -> None:
-    if len(sys.argv) != 2:
-        sys.exit("usage: python benchmarks/indextts2_real_size.py OUT_DIR")
+RELEASED_CONFIG_25 = {
+    "gpt_checkpoint": "gpt.pth",
+    "s2mel_checkpoint": "s2mel.pth",
+    "w2v_stat": "wav2vec2bert_stats.pt",
+    "emo_matrix": "feat2.pt",
+    "spk_matrix": "feat1.pt",
+    "emo_num": [3, 17, 2, 8, 4, 5, 10, 24],
+    "gpt": {
+        "model_dim": 1280,
+        "layers": 24,
+        "heads": 20,
+        "max_text_tokens": 600,
+        "max_mel_tokens": 1815,
+        "number_text_tokens": 60509,
+        "number_mel_codes": 8194,
+        "start_mel_token": 8192,
+        "stop_mel_token": 8193,
+        "start_text_token": 0,
+        "stop_text_token": 1,
+        "emo_condition_module": {
+            "output_size": 512,
+            "linear_units": 1024,
+            "attention_heads": 4,
+            "num_blocks": 4,
+            "input_layer": "conv2d2",
+            "perceiver_mult": 2,
+        },
+    },
+    "semantic_codec": {
+        "codebook_size": 8192,
+        "hidden_size": 1024,
+        "codebook_dim": 8,
+        "vocos_dim": 384,
+        "vocos_intermediate_dim": 2048,
+        "vocos_num_layers": 12,
+    },
+    "s2mel": RELEASED_CONFIG["s2mel"],
+}
+
+
+def build(out: Path, generation: str) -> None:
+    """A released-size dir of `generation` ("2" or "2.5") at `out`."""
     from transformers import Wav2Vec2BertConfig
 
-    out = Path(sys.argv[1])
-    started = time.perf_counter()
-    build(
+    builder, cfg = (
+        (tiny_checkpoints.build, RELEASED_CONFIG_25)
+        if generation == "2.5"
+        else (tiny_checkpoints_v2.build, RELEASED_CONFIG)
+    )
+    builder(
         out,
-        cfg=RELEASED_CONFIG,
+        cfg=cfg,
         w2v_bert=Wav2Vec2BertConfig(dtype="float32"),
         vocoder_config=RELEASED_BIGVGAN,
     )
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    generation = "2"
+    if args[1:2] == ["--generation"] and len(args) == 3 and args[2] in ("2", "2.5"):
+        generation = args[2]
+    elif len(args) != 1:
+        sys.exit("usage: python benchmarks/indextts2_real_size.py OUT_DIR [--generation 2|2.5]")
+    out = Path(args[0])
+    started = time.perf_counter()
+    build(out, generation)
     # A reference as long as users give (the tiny dirs' is 1.5 s): the DiT's in-context prompt
     # is its first 6 s, and its length sets every chunk's DiT cost.
     write_reference_clip(out / "voice.wav", seconds=8.0)

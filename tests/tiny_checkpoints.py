@@ -180,13 +180,13 @@ def w2v_bert_config():
     )
 
 
-def _write_w2v_bert(directory: Path) -> None:
+def _write_w2v_bert(directory: Path, cfg=None) -> None:
     import torch
     from safetensors.torch import save_file
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
     directory.mkdir(parents=True)
-    cfg = w2v_bert_config()
+    cfg = cfg or w2v_bert_config()
     cfg.save_pretrained(directory)
     SeamlessM4TFeatureExtractor().save_pretrained(directory)
     with torch.device("meta"):
@@ -201,11 +201,21 @@ def _write_w2v_bert(directory: Path) -> None:
     save_file(weights, str(directory / "model.safetensors"))
 
 
-def build(model_dir: Path, *, stop_bias: float = -4.0, seed: int = 0) -> Path:
+def build(
+    model_dir: Path,
+    *,
+    stop_bias: float = -4.0,
+    seed: int = 0,
+    cfg: dict | None = None,
+    w2v_bert=None,
+    vocoder_config: dict | None = None,
+) -> Path:
     """Write a complete tiny IndexTTS-2.5 model dir; return it.
 
     `stop_bias` lowers the stop logit so a random GPT speaks for a while instead of stopping at
-    once (it still stops sometimes, as a real one does at the end of the text).
+    once (it still stops sometimes, as a real one does at the end of the text). Tiny unless told
+    otherwise: `cfg` (config.yaml), `w2v_bert` (a Wav2Vec2BertConfig) and `vocoder_config`
+    (BigVGAN's config.json) give other shapes, as benchmarks/ does for the released ones.
     """
     import torch
     from indextts25.codec.models import EnhancedCodec
@@ -216,14 +226,15 @@ def build(model_dir: Path, *, stop_bias: float = -4.0, seed: int = 0) -> Path:
     from omegaconf import OmegaConf
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    cfg = config()
+    cfg = cfg or config()
     (model_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
     ocfg = OmegaConf.create(cfg)
+    stop = cfg["gpt"]["stop_mel_token"]
     torch.manual_seed(seed)
 
     gpt = UnifiedVoice(**ocfg.gpt)
     weights = _random_like(gpt, seed + 1)
-    weights["mel_head.bias"][CODES + 1] = stop_bias
+    weights["mel_head.bias"][stop] = stop_bias
     torch.save({"model": weights}, model_dir / "gpt.pth")
 
     codec = EnhancedCodec(**ocfg.semantic_codec)
@@ -237,7 +248,7 @@ def build(model_dir: Path, *, stop_bias: float = -4.0, seed: int = 0) -> Path:
         {"mean": torch.zeros(W2V_WIDTH), "var": torch.ones(W2V_WIDTH)},
         model_dir / "wav2vec2bert_stats.pt",
     )
-    rows = 8 * EMOTION_PROTOTYPES
+    rows = sum(cfg["emo_num"])
     torch.save(torch.randn(rows, 192), model_dir / "feat1.pt")
     torch.save(torch.randn(rows, cfg["gpt"]["model_dim"]) * 0.1, model_dir / "feat2.pt")
 
@@ -246,14 +257,14 @@ def build(model_dir: Path, *, stop_bias: float = -4.0, seed: int = 0) -> Path:
     (model_dir / f"{TOKENIZER}.tiktoken").write_text(ranks)
 
     aux = model_dir / "hf_cache"
-    _write_w2v_bert(aux / "w2v-bert-2.0")
+    _write_w2v_bert(aux / "w2v-bert-2.0", w2v_bert)
     torch.save(
         _random_like(CAMPPlus(feat_dim=80, embedding_size=192), seed + 5),
         aux / "campplus_cn_common.bin",
     )
     vocoder = aux / "bigvgan"
     vocoder.mkdir()
-    (vocoder / "config.json").write_text(json.dumps(BIGVGAN))
+    (vocoder / "config.json").write_text(json.dumps(vocoder_config or BIGVGAN))
     bigvgan = BigVGAN(load_hparams_from_json(str(vocoder / "config.json")))
     # PyTorch's own init (not the 0.02 noise): the vocoder then outputs audible-level noise.
     torch.save({"generator": bigvgan.state_dict()}, vocoder / "bigvgan_generator.pt")

@@ -27,7 +27,7 @@ from tts_plugin.engines.indextts2 import ChunkSchedule, Sampling
 from tts_plugin.engines.indextts2 import engine as engine_module
 from tts_plugin.engines.indextts2.code_budget import code_budget
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
-from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scores_to_vector
+from tts_plugin.engines.indextts2.emotion_model import EmotionModel, parse_scores, scaled
 from tts_plugin.engines.indextts2.static_kv import StaticGPT2
 
 pytestmark = pytest.mark.slow
@@ -121,13 +121,12 @@ def test_audio_is_finite_sane_and_chunk_joins_are_smooth(engine, monkeypatch):
     # is a crossfade of two renderings of the same samples, so it must not stand out.
     at_joins, elsewhere = join_steps(chunks)
     assert at_joins.max() <= elsewhere
-    # And the measure does see clicks: hard cuts between chunks (no context, no crossfade) jump
-    # well past anything inside a chunk (measured: ~5.8k vs ~3.4k at most inside).
-    monkeypatch.setattr(
-        engine,
-        "_schedule",
-        ChunkSchedule(context_seconds=0, vocoder_context_frames=0, crossfade_samples=0),
+    # And the measure does see clicks: hard cuts between chunks (no context on either side, no
+    # crossfade) jump well past anything inside a chunk (measured: ~5.8k vs ~3.4k at most inside).
+    hard_cuts = ChunkSchedule(
+        context_seconds=0, lookahead_seconds=0, vocoder_context_frames=0, crossfade_samples=0
     )
+    monkeypatch.setattr(engine, "_schedule", hard_cuts)
     hard, elsewhere = join_steps([c for _, c in timed_chunks(engine, SynthesisRequest("Hello."))])
     assert np.median(hard) > elsewhere
     # The level does not change at the joins within a segment either (segments are separated by
@@ -456,13 +455,36 @@ def test_the_emotion_model_in_the_model_dir_scores_descriptions(
     model = engine._load_emotion_model()
     assert isinstance(model, EmotionModel)
     monkeypatch.setattr(engine, "_emotion_model", model)
-    asked = spy(monkeypatch, model, "vector")
+    asked = spy(monkeypatch, model, "answer")
     mixed = spy(monkeypatch, engine, "_mix_vector")
     speak_briefly(engine, emotion=Emotion(description="a little gloomy"))
-    assert asked[0][0] == ("a little gloomy",)
-    # A random model names no emotion, so its answer falls back to calm, at upstream's alpha 0.6.
-    calm = Emotion(vector=(0, 0, 0, 0, 0, 0, 0, 1), intensity=0.6)
-    assert mixed[0][0][2] == pytest.approx(calm.model_vector())
+    speak_briefly(engine, emotion=Emotion(description="a little gloomy", intensity=1.0))
+    assert [call[0] for call in asked] == [("a little gloomy",)]  # scored once, then cached
+    # A random model names no emotion, so its answer falls back to calm: upstream's raw score
+    # times alpha (0.6 unless the request says), with no bias or cap.
+    assert mixed[0][0][2] == (0, 0, 0, 0, 0, 0, 0, 0.6)
+    assert mixed[1][0][2] == (0, 0, 0, 0, 0, 0, 0, 1.0)
+
+
+def test_scoring_a_description_never_holds_the_speech_models(
+    engine, monkeypatch, emotion_model_dir
+):
+    monkeypatch.setattr(engine, "_model", replace(engine._model, path=emotion_model_dir.parent))
+    model = engine._load_emotion_model()
+    monkeypatch.setattr(engine, "_emotion_model", model)
+    other_stream_waited: list[float] = []
+    real = model.answer
+
+    def answer(description):
+        # Meanwhile another stream needs the speech models: it must not wait for the scorer.
+        started = time.monotonic()
+        with engine._model_call():
+            other_stream_waited.append(time.monotonic() - started)
+        return real(description)
+
+    monkeypatch.setattr(model, "answer", answer)
+    speak_briefly(engine, emotion=Emotion(description="thrilled"))
+    assert other_stream_waited and other_stream_waited[0] < 0.5
 
 
 def test_a_broken_emotion_model_dir_is_a_clear_error(engine, monkeypatch, tmp_path):
@@ -476,16 +498,29 @@ def test_a_broken_emotion_model_dir_is_a_clear_error(engine, monkeypatch, tmp_pa
     ("answer", "description", "expected"),
     [
         ('{"高兴": 0.9, "悲伤": 0.2}', "joy", (0.9, 0, 0.2, 0, 0, 0, 0, 0)),
-        ('<think>\n</think>\n{"愤怒": 1.2, "惊讶": 0.5}', "rage", (0, 1, 0, 0, 0, 0, 0.5, 0)),
+        ('<think>\n</think>\n{"愤怒": 1.2, "惊讶": 0.5}', "rage", (0, 1.2, 0, 0, 0, 0, 0.5, 0)),
+        ('{"愤怒": 3.0}', "fury", (0, 1.2, 0, 0, 0, 0, 0, 0)),
         ('高兴: 0.3, 恐惧": 0.7 and more', "mixed", (0.3, 0, 0, 0.7, 0, 0, 0, 0)),
         ('{"悲伤": 0.8}', "so gloomy", (0, 0, 0, 0, 0, 0.8, 0, 0)),
+        ('"surprised"', "a label", (0, 0, 0, 0, 0, 0, 1, 0)),
+        ('{"emotion": "悲伤"}', "a label key", (0, 0, 1, 0, 0, 0, 0, 0)),
+        ('{"高兴": "angry"}', "a label as a score", (0, 1, 0, 0, 0, 0, 0, 0)),
         ('{"高兴": NaN, "反感": -3}', "odd", (0, 0, 0, 0, 0, 0, 0, 1)),
         ("no idea", "nothing", (0, 0, 0, 0, 0, 0, 0, 1)),
     ],
-    ids=["json", "think-block", "loose-pairs", "melancholy-swap", "bad-values", "no-emotion"],
-)
-def test_emotion_model_answers_become_vectors(answer, description, expected):
-    assert scores_to_vector(answer, description) == pytest.approx(expected)
+    ids=[
+        "json", "think-block", "clamped", "loose-pairs", "melancholy-swap", "bare-label",
+        "label-key", "label-as-score", "bad-values", "no-emotion",
+    ],
+)  # fmt: skip
+def test_emotion_model_answers_are_read_as_upstream_reads_them(answer, description, expected):
+    assert parse_scores(answer, description) == pytest.approx(expected)
+
+
+def test_emotion_scores_are_scaled_by_alpha_as_upstream_scales_them():
+    scores = (1.2, 0, 0.5, 0, 0, 0.33333, 0, 0)
+    assert scaled(scores, 0.6) == (0.72, 0, 0.3, 0, 0, 0.1999, 0, 0)
+    assert scaled(scores, 1.5) == scaled(scores, 1.0) == (1.2, 0, 0.5, 0, 0, 0.3333, 0, 0)
 
 
 async def test_an_interruption_in_the_service_stops_decoding_and_the_next_turn_is_whole(

@@ -177,7 +177,7 @@ def test_s2mel_and_vocoder_match(models, golden):
     latents = t(golden["latents"])
     stepped = SimpleNamespace(latents=[latents[:, i : i + 1] for i in range(len(codes))])
     with torch.inference_mode():
-        close(models.code_features(stepped, codes, 0), golden["semantic_features"])
+        close(models.code_features(stepped, codes), golden["semantic_features"])
         frames = torch.tensor([int(len(codes) * models.mel_frames_per_code)])
         cond = models.s2mel.models["length_regulator"](t(golden["semantic_features"]), ylens=frames)
         close(cond, golden["condition"])

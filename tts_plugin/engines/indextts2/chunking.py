@@ -2,9 +2,13 @@
 
 Sub-sentence streaming vocodes codes while the GPT is still decoding. A small first chunk gets
 audio out early; later chunks grow (each pays a fixed cost for the reference prefix, so bigger is
-cheaper per second of audio). Each chunk's mel is generated with the reference and the previous
-chunk's last frames as its in-context prefix, and the vocoder re-runs a few frames of left context;
-the last samples of every chunk are held back and crossfaded with the next chunk's version of them.
+cheaper per second of audio). A chunk waits for `lookahead_seconds` of codes past its end, so the
+stages that see a little of the future (the length regulator's convolutions, IndexTTS-2.5's codec,
+the DiT, BigVGAN) see it at the chunk's last frames too; the next chunk speaks them again. Each
+chunk's mel is generated with the reference and the previous chunk's last frames as its in-context
+prefix, and the vocoder re-runs `vocoder_context_frames` of left context (BigVGAN's receptive field
+is ±23 mel frames, measured); the last samples of every chunk are held back and crossfaded with the
+next chunk's version of them.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ class ChunkSchedule:
     first_seconds: float = FIRST_CHUNK_SECONDS
     growth: float = 2.0
     largest_seconds: float = 4.0
-    # Audio of left context re-decoded (codes → features → length regulator → DiT prefix) per chunk.
+    # Audio of the previous chunk's mel that the DiT takes as in-context prefix per chunk.
     context_seconds: float = 0.32
-    # Mel frames the vocoder re-runs on the left of each chunk; must cover the crossfade.
-    vocoder_context_frames: int = 8
+    # Codes decoded past a chunk's end before it is vocoded (its right context), as audio time.
+    lookahead_seconds: float = 0.16
+    # Mel frames the vocoder re-runs on the left of each chunk: its receptive field; must cover
+    # the crossfade.
+    vocoder_context_frames: int = 24
     crossfade_samples: int = 1024
 
     def __post_init__(self) -> None:
@@ -39,8 +46,8 @@ class ChunkSchedule:
             )
         if self.growth < 1.0:
             raise EngineError(f"chunk schedule: growth must be >= 1, got {self.growth}")
-        if self.context_seconds < 0 or self.vocoder_context_frames < 0:
-            raise EngineError("chunk schedule: context sizes must be >= 0")
+        if min(self.context_seconds, self.lookahead_seconds, self.vocoder_context_frames) < 0:
+            raise EngineError("chunk schedule: context and lookahead sizes must be >= 0")
         if self.crossfade_samples > self.vocoder_context_frames * 256:
             raise EngineError(
                 "chunk schedule: crossfade_samples must fit in the vocoder context "

@@ -33,7 +33,7 @@ from tts_plugin.engines.indextts2.code_budget import code_budget
 from tts_plugin.engines.indextts2.deadlines import DeadlineLock, Key, StreamClock, now_key
 from tts_plugin.engines.indextts2.decode import Sampling, request_generator, sample_codes
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
-from tts_plugin.engines.indextts2.emotion_model import EmotionModel
+from tts_plugin.engines.indextts2.emotion_model import EmotionModel, scaled
 from tts_plugin.engines.indextts2.generation import Generation, Voice
 from tts_plugin.engines.indextts2.model_dir import detect
 from tts_plugin.engines.indextts2.step_batch import StepBatcher
@@ -303,8 +303,7 @@ class IndexTTS2Engine:
         """The GPT's emotion vector (1, d) for this voice and emotion, as upstream mixes it: the
         voice's own emotion, blended toward a reference clip, or mixed with the vector's
         prototypes."""
-        if emotion.mode == "description":
-            emotion = self._describe(emotion)
+        weights = self._described(emotion) if emotion.mode == "description" else None
         models = self._models
         features, alpha, source = voice.own_emotion, 1.0, "own"
         if emotion.mode == "reference":
@@ -322,20 +321,21 @@ class IndexTTS2Engine:
                 while len(self._emotion_vectors) > EMOTION_VECTORS:
                     self._emotion_vectors.pop(next(iter(self._emotion_vectors)))
             base = self._emotion_vectors[key]
-            weights = emotion.model_vector()
+            if weights is None:
+                weights = emotion.model_vector()
             if weights is not None and any(weights):
                 base = self._mix_vector(voice, base, weights)
             return base
 
-    def _describe(self, emotion: Emotion) -> Emotion:
-        """A description as a vector: scored by the emotion model if present, else the lexicon."""
+    def _described(self, emotion: Emotion) -> tuple[float, ...] | None:
+        """A description's emotion weights: IndexTTS2's Qwen scores × alpha as upstream uses
+        them when the model is present (its own lock, not the speech models'), else the lexicon's
+        vector normalised as every vector is."""
         if self._emotion_model is None:
-            return description_as_vector(emotion)
-        with self._model_call():
-            vector = self._emotion_model.vector(emotion.description)
+            return description_as_vector(emotion).model_vector()
         # Upstream advises emo_alpha ≈ 0.6 with text-derived emotion; an explicit intensity wins.
-        intensity = DESCRIPTION_INTENSITY if emotion.intensity is None else emotion.intensity
-        return Emotion(vector=vector, intensity=intensity)
+        alpha = DESCRIPTION_INTENSITY if emotion.intensity is None else emotion.intensity
+        return scaled(self._emotion_model.scores(emotion.description), alpha)
 
     def _mix_vector(self, voice: Voice, base, weights: tuple[float, ...]):
         """IndexTTS2's emotion vector: Σ w·prototype + (1 − Σ w)·the speaker's own emotion.
@@ -367,25 +367,28 @@ class IndexTTS2Engine:
         clock: StreamClock,
         generator,
     ) -> Iterator[np.ndarray]:
-        """Vocode the codes chunk by chunk as `codes` yields them (see chunking.py)."""
+        """Vocode the codes chunk by chunk as `codes` yields them (see chunking.py): a chunk of
+        `sizes.target` codes once `lookahead` more are decoded, the last one when decoding ends."""
         decoded: list[int] = []
-        mel = None  # every mel frame generated so far for this segment
+        mel = None  # the mel frames of every code spoken so far in this segment
         joiner = Crossfader(self._schedule.crossfade_samples)
+        lookahead = self._schedule.codes(self._schedule.lookahead_seconds, self._codes_per_second)
         done = 0
 
-        def chunk(final: bool) -> np.ndarray:
+        def chunk(stop: int, final: bool) -> np.ndarray:
             nonlocal mel
             audio, mel = self._chunk(
-                decoder, decoded, done, mel, voice, duration, joiner.overlap, clock.key(),
+                decoder, decoded, done, stop, mel, voice, duration, joiner.overlap, clock.key(),
                 generator,
             )  # fmt: skip
             return _int16(joiner.push(audio, final=final))
 
         for code in codes:
             decoded.append(code)
-            if len(decoded) - done >= sizes.target:
-                audio = chunk(final=False)
-                done = len(decoded)
+            if len(decoded) - done >= sizes.target + lookahead:
+                stop = len(decoded) - lookahead
+                audio = chunk(stop, final=False)
+                done = stop
                 sizes.advance()
                 if cancel.is_set():
                     return
@@ -393,7 +396,7 @@ class IndexTTS2Engine:
         if cancel.is_set():
             return
         if len(decoded) > done:
-            yield chunk(final=True)
+            yield chunk(len(decoded), final=True)
         elif joiner.overlap:
             yield _int16(joiner.flush())
 
@@ -402,6 +405,7 @@ class IndexTTS2Engine:
         decoder,
         codes: list[int],
         start: int,
+        stop: int,
         mel,
         voice: Voice,
         duration: float,
@@ -409,7 +413,16 @@ class IndexTTS2Engine:
         key: Key,
         generator,
     ):
-        """Audio for codes[start:] (beginning `overlap` samples early) and the extended mel."""
+        """Audio for codes[start:stop] (beginning `overlap` samples early) and the mel extended
+        to `stop`; the codes after `stop` are its right context.
+
+        The deterministic stages compute what the whole segment's would, as far as the codes
+        decoded so far allow: the semantic features and the length regulator run over all of them
+        (the regulator's GroupNorm normalises over every frame it is given, so a window would
+        scale each chunk by its own statistics), BigVGAN over the receptive field on both sides.
+        The DiT cannot: its attention spans the whole segment, so each chunk is generated from the
+        reference and the previous chunk's last frames (`context_seconds`) as its prefix.
+        """
         import torch
 
         models, schedule = self._models, self._schedule
@@ -425,11 +438,7 @@ class IndexTTS2Engine:
         noise_seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
         with self._model_call(key=key):
             torch.manual_seed(noise_seed)
-            features = models.code_features(decoder, codes, left)
-            size = frames(len(codes)) - frames(left)
-            cond = models.s2mel.models["length_regulator"](
-                features, ylens=torch.tensor([size], device=models.device)
-            )
+            cond = self.regulated(decoder, codes, per_code)[:, frames(left) :]
             context = mel[:, :, frames(left) : frames(start)] if mel is not None else None
             prompt = (
                 voice.reference_mel
@@ -446,12 +455,43 @@ class IndexTTS2Engine:
                 self._diffusion_steps,
                 inference_cfg_rate=self._cfg_rate,
             )[:, :, prompt.size(-1) :]
-            mel = generated if mel is None else torch.cat([mel, generated], 2)
-            first = frames(start)
-            context_frames = min(schedule.vocoder_context_frames, first)
-            wav = models.bigvgan(mel[:, :, first - context_frames :].float()).reshape(-1)
-            skip = max(0, context_frames * HOP - overlap)
-            return wav[skip:].float().cpu().numpy(), mel
+            kept = frames(stop) - frames(start)
+            spoken = generated[:, :, :kept]
+            mel = spoken if mel is None else torch.cat([mel, spoken], 2)
+            # The frames past `stop` are the vocoder's right context; the next chunk speaks them.
+            wav = self.vocode(mel, frames(start), generated[:, :, kept:], overlap)
+            return wav.float().cpu().numpy(), mel
+
+    def vocode(self, mel, first: int, ahead, overlap: int):
+        """Audio of `mel`'s frames from `first` on, beginning `overlap` samples early, with the
+        vocoder's receptive field of left context from `mel` and `ahead` (1, 80, n) on the right."""
+        import torch
+
+        context_frames = min(self._schedule.vocoder_context_frames, first)
+        frames = torch.cat([mel[:, :, first - context_frames :], ahead], 2)
+        wav = self._models.bigvgan(frames.float()).reshape(-1)
+        skip = max(0, context_frames * HOP - overlap)
+        return wav[skip : len(wav) - ahead.size(2) * HOP]
+
+    def regulated(self, decoder, codes: list[int], per_code: float):
+        """The length regulator's output (1, frames, C) for all `codes`: what s2mel conditions on.
+
+        Upstream's regulator stretches a segment's features to its frame count by nearest-neighbour
+        interpolation, so which code a frame takes depends on the segment's length (its ratio is
+        n / int(1.72 n)), and a chunk's frames sit at the end of the codes decoded so far, where
+        that ratio drifts most: on IndexTTS-2, whose features change from one code to the next,
+        a frame would take its neighbour's code. Here frame j takes the code at j / (frames per
+        code), the ratio of every long segment, so a frame keeps its code as decoding goes on.
+        """
+        import torch
+
+        regulator = self._models.s2mel.models["length_regulator"]
+        features = regulator.content_in_proj(self._models.code_features(decoder, codes))
+        size = int(len(codes) * per_code)
+        rows_per_frame = features.size(1) / len(codes) / per_code
+        rows = (torch.arange(size, device=features.device) * rows_per_frame).long()
+        stretched = features[:, rows.clamp(max=features.size(1) - 1)]
+        return regulator.model(stretched.transpose(1, 2)).transpose(1, 2)
 
 
 def _clip_key(path: Path) -> tuple[str, int]:

@@ -81,5 +81,5 @@ class Generation(Protocol):
     ) -> CodeDecoder:
         """A request's decoder with room for `max_codes` (its KV cache is sized once)."""
 
-    def code_features(self, decoder: CodeDecoder, codes: list[int], start: int) -> object:
-        """s2mel's input features (1, T, 1024) for `codes[start:]`."""
+    def code_features(self, decoder: CodeDecoder, codes: list[int]) -> object:
+        """s2mel's input features (1, T, 1024) for `codes`, the segment's first codes."""

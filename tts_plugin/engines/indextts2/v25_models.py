@@ -92,8 +92,8 @@ class IndexTTS25Models:
             self._tts.gpt, conditioning, tokens, language_id, max_codes, self.cuda_graphs
         )
 
-    def code_features(self, decoder, codes: list[int], start: int):
-        return self._tts.semantic_codec.decode(torch.tensor([codes[start:]], device=self.device))
+    def code_features(self, decoder, codes: list[int]):
+        return self._tts.semantic_codec.decode(torch.tensor([codes], device=self.device))
 
 
 # Where indextts25 looks for each auxiliary model under hf_cache/.

@@ -188,9 +188,9 @@ class IndexTTS2Models:
             self.gpt, conditioning, tokens, max_codes=max_codes, graphs=self.cuda_graphs
         )
 
-    def code_features(self, decoder: CodeDecoder, codes: list[int], start: int) -> torch.Tensor:
-        ids = torch.tensor([codes[start:]], device=self.device)
-        latents = torch.cat(decoder.latents[start : len(codes)], 1)
+    def code_features(self, decoder: CodeDecoder, codes: list[int]) -> torch.Tensor:
+        ids = torch.tensor([codes], device=self.device)
+        latents = torch.cat(decoder.latents[: len(codes)], 1)
         layer = self.s2mel.models["gpt_layer"]
         return self.codec.embed(ids) + layer(latents.to(layer[0].weight.dtype))
 
