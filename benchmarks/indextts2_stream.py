@@ -23,6 +23,7 @@ give every method the same length; with real weights leave it.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import threading
 import time
@@ -197,9 +198,11 @@ def main() -> None:
     )
     started = time.perf_counter()
     engine.load()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{engine.generation} on {engine._models.device} (GPT {engine._models.dtype or 'fp32'}, "
           f"CUDA graphs {engine._models.cuda_graphs}): load + warm-up "
-          f"{time.perf_counter() - started:.1f} s, {args.runs} runs per cell, medians\n")  # fmt: skip
+          f"{time.perf_counter() - started:.1f} s, peak RSS {peak:.1f} GiB, {args.runs} runs per "
+          "cell, medians\n")  # fmt: skip
     methods: list[tuple[str, Callable[[str], Iterator[np.ndarray]]]] = [
         ("ours (sub-sentence)", lambda t: ours(engine, t)),
     ]

@@ -1,10 +1,11 @@
 """IndexTTS-2's text front end: SentencePiece `bpe.model` tokens, split into segments upstream's way.
 
 IndexTTS-2 was trained on upper-case text with every CJK character spaced apart; segments end at
-sentence punctuation, commas or dashes and are merged back up to a token budget. Normalisation
-(numbers and dates as words) is the same NeMo step IndexTTS-2.5 uses, followed by upstream v2's
-punctuation map. One deliberate difference: a quote right after a sentence end stays with that
-sentence only (upstream also repeats it at the start of the next segment).
+sentence punctuation, commas or dashes and are merged back up to a token budget. Text arrives
+normalised (`text_normalizer.py`, upstream's normaliser) and goes through upstream v2's punctuation
+map. Two deliberate differences: a quote right after a sentence end stays with that
+sentence only (upstream also repeats it at the start of the next segment), and a run longer than a
+segment with no punctuation in it is cut between words, not inside one.
 """
 
 from __future__ import annotations
@@ -101,11 +102,27 @@ def _split(pieces: list[str], ends: tuple[str, ...], limit: int) -> list[list[st
                 current = []
             continue
         else:
-            segments += [current[j : j + limit] for j in range(0, len(current), limit)]
+            segments += _cut(current, limit)
         current = []
     if current:
         segments.append(current)
     return _merge(segments, limit)
+
+
+def _cut(pieces: list[str], limit: int) -> list[list[str]]:
+    """A run with no punctuation to end it, in segments of at most `limit` pieces, each cut before
+    a word's first piece where one fits (upstream cuts at exactly `limit`, inside a word)."""
+    segments, start = [], 0
+    while len(pieces) - start > limit:
+        end = start + limit
+        cut = next((i for i in range(end, start, -1) if _starts_word(pieces[i])), end)
+        segments.append(pieces[start:cut])
+        start = cut
+    return [*segments, pieces[start:]]
+
+
+def _starts_word(piece: str) -> bool:
+    return piece.startswith("▁") or bool(_CJK.match(piece))
 
 
 def _merge(segments: list[list[str]], limit: int) -> list[list[str]]:

@@ -146,6 +146,8 @@ class IndexTTS2Engine:
                     f"{type(e).__name__}: {str(e)[:300]}"
                 ) from e
             self._emotion_model = self._load_emotion_model()
+            if self._text_normalization:
+                self._models.load_text_normalizer()
         if self._warm_up:
             request = SynthesisRequest(text="Hello.", language="en")
             for _ in self._stream(request, threading.Event(), max_codes=8):

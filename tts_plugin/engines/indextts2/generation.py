@@ -65,6 +65,10 @@ class Generation(Protocol):
     s2mel: object  # {"cfm": the flow-matching DiT, "length_regulator": ...}
     bigvgan: object
 
+    def load_text_normalizer(self) -> bool:
+        """Make the text normaliser ready now (no request waits for its grammars); False, after
+        a WARNING, when upstream's is missing and a fallback normalises."""
+
     def segments(self, text: str, language: str, first: int, rest: int, normalize: bool) -> list:
         """Token tensors (1, n) per text segment, the first one at most `first` tokens."""
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import torch
 from indextts25.infer_v2_5 import IndexTTS2
 from indextts25.utils.tokenizer import lang_to_token
+from loguru import logger
 
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
 from tts_plugin.engines.indextts2.static_kv import StaticGPT2, Stepper
+from tts_plugin.engines.indextts2.text_normalizer import MISSING
 
 # 25 codes/s → 50 feature frames/s, stretched ×1.72 to 86 mel frames/s.
 MEL_FRAMES_PER_CODE = 2 * 1.72
@@ -44,9 +46,18 @@ class IndexTTS25Models:
         self.spk_matrix, self.emo_matrix = tts.spk_matrix, tts.emo_matrix
         self.s2mel, self.bigvgan = tts.s2mel, tts.bigvgan
 
+    def load_text_normalizer(self) -> bool:
+        """Upstream's zh/en normaliser (WeTextProcessing), built now rather than at a request;
+        without it, indextts25 normalises zh and en with NeMo's grammars (WARNING)."""
+        ready = self._tts.text_process.load()
+        if not ready:
+            logger.warning(MISSING)
+        return ready
+
     def segments(self, text: str, language: str, first: int, rest: int, normalize: bool) -> list:
         tts = self._tts
-        # Normalisation (numbers, dates as words) uses NeMo grammars, built once then cached.
+        # Normalisation (numbers, dates as words): upstream's TextNormalizer for zh and en (the
+        # grammar from the text), NeMo's grammars for ja and es.
         text = tts._prepare_text(text, language, text_normalization=normalize)
         prefix = f"<|{language}|> "
         head, *tail = tts.split_text_by_tokens(text, first, prefix)

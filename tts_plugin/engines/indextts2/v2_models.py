@@ -21,7 +21,6 @@ from indextts25.s2mel.modules.campplus.DTDNN import CAMPPlus
 from indextts25.s2mel.modules.commons import MyModel
 from indextts25.utils.checkpoint import fold_weight_norm
 from indextts25.utils.common import kaldi_fbank, resample
-from indextts25.utils.nemo_tn import normalize_text
 from loguru import logger
 from omegaconf import OmegaConf
 from safetensors import safe_open
@@ -34,6 +33,7 @@ from tts_plugin.engines.indextts2.checkpoint import WRAPPER, load_weights, unwra
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
 from tts_plugin.engines.indextts2.semantic_codec import SemanticCodec
+from tts_plugin.engines.indextts2.text_normalizer import TextNormalizer
 from tts_plugin.engines.indextts2.unified_voice import CodeDecoder, UnifiedVoiceV2
 
 SAMPLE_RATE = 22050
@@ -105,6 +105,7 @@ class IndexTTS2Models:
         self.bigvgan = BigVGAN.from_dir(str(aux["bigvgan"]), self.device).eval()
 
         self.text = BpeText(root / cfg.dataset["bpe_model"])
+        self._normalizer = TextNormalizer(root / "glossary.yaml")
         self._emotion_clips: dict[tuple, torch.Tensor] = {}
         sizes = list(cfg.emo_num)
         self.emo_matrix = torch.split(
@@ -127,9 +128,12 @@ class IndexTTS2Models:
 
     # ---- text -------------------------------------------------------------------------------
 
+    def load_text_normalizer(self) -> bool:
+        return self._normalizer.load()
+
     def segments(self, text: str, language: str, first: int, rest: int, normalize: bool) -> list:
         if normalize:
-            text = normalize_text(text, language)
+            text = self._normalizer.normalize(text, language)
         segments = [ids for ids in self.text.segments(text, rest, first) if ids]
         if any(self.text.unknown_id in ids for ids in segments):
             # As upstream: say so, and speak the rest (the model hears an unknown token there).
