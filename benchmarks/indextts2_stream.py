@@ -119,8 +119,7 @@ class StageClock:
         self.calls: dict[str, int] = {}
         models = engine._models
         s2mel = models.s2mel.models
-        self._wrap(models, "code_features", "codec embedding (+ gpt_layer on v2)")
-        self._wrap(s2mel["length_regulator"], "forward", "length regulator")
+        self._wrap(engine, "regulated", "features + length regulator (all codes so far)")
         self._wrap(s2mel["cfm"], "inference", "DiT (steps × CFG)")
         self._wrap(models.bigvgan, "forward", "BigVGAN")
         real_decoder = models.decoder

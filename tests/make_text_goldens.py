@@ -34,7 +34,7 @@ OUR_TEXTS = [
     "我今天买了3斤苹果，花了25.5元。",
     "会议定在2026年3月1日下午3点，地点在3号楼。",
     "Hello 你好，今天是2026年12月6日，temperature is 21°C.",
-    "She said \"don't worry\" and left at 10:30.",
+    'She said "don\'t worry" and left at 10:30.',
     "They're here; we'll see.",
     "请读pin1yin1和shu4zi4。",
 ]
@@ -63,7 +63,8 @@ def main(checkout: Path, commit: str, out: Path) -> None:
         for text in [*upstream_cases(checkout), *OUR_TEXTS]
     ]
     out.write_text(
-        json.dumps({"upstream_commit": commit, "cases": cases}, ensure_ascii=False, indent=1) + "\n",
+        json.dumps({"upstream_commit": commit, "cases": cases}, ensure_ascii=False, indent=1)
+        + "\n",
         encoding="utf-8",
     )
     print(f"{out}: {len(cases)} cases from index-tts {commit}")

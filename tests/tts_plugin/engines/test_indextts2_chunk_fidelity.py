@@ -63,9 +63,7 @@ def test_a_chunk_waits_for_its_lookahead_and_sees_every_code_decoded_so_far(engi
     assert calls[-1]["stop"] == len(calls[-1]["codes"])  # the last one: up to the end
 
 
-def test_features_of_a_chunk_equal_the_whole_segments_outside_the_lookahead(
-    engine, monkeypatch
-):
+def test_features_of_a_chunk_equal_the_whole_segments_outside_the_lookahead(engine, monkeypatch):
     monkeypatch.setattr(engine, "_schedule", ChunkSchedule(lookahead_seconds=0.4))
     calls = recorded_chunks(engine, monkeypatch)
     last = calls[-1]

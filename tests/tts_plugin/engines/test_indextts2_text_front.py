@@ -59,9 +59,7 @@ def test_a_long_run_without_punctuation_is_cut_between_words(bpe):
     assert [p for segment in segments for p in segment] == pieces
 
 
-def test_a_missing_normaliser_is_a_warning_at_load_and_text_still_normalised(
-    monkeypatch, tmp_path
-):
+def test_a_missing_normaliser_is_a_warning_at_load_and_text_still_normalised(monkeypatch, tmp_path):
     normalizer = TextNormalizer(tmp_path / "glossary.yaml")
     monkeypatch.setattr(normalizer._upstream, "load", lambda: False)
     warnings: list[str] = []
