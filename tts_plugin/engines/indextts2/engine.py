@@ -240,8 +240,10 @@ class IndexTTS2Engine:
         without autograd; the GPT in half precision if asked."""
         import torch
 
-        device, dtype = torch.device(self._models.device).type, self._models.dtype
-        half = torch.amp.autocast(device, enabled=gpt and dtype is not None, dtype=dtype)
+        from tts_plugin.engines.indextts2.precision import gpt_autocast
+
+        models = self._models
+        half = gpt_autocast(models.device, models.dtype if gpt else None)
         with self._model_lock.hold(key or now_key()), torch.inference_mode(), half:
             yield
 
@@ -354,7 +356,8 @@ class IndexTTS2Engine:
             for styles, emotions in zip(models.spk_matrix, models.emo_matrix, strict=True)
         ]
         prototypes = torch.stack(picks)
-        return (w.unsqueeze(1) * prototypes).sum(0, keepdim=True) + (1 - w.sum()) * base
+        mixed = (w.unsqueeze(1) * prototypes).sum(0, keepdim=True) + (1 - w.sum()) * base
+        return mixed.to(base.dtype)  # the prototypes are fp32: keep the GPT's precision
 
     # ---- codes to audio ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from loguru import logger
 
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
+from tts_plugin.engines.indextts2.precision import gpt_autocast
 from tts_plugin.engines.indextts2.static_kv import StaticGPT2, Stepper
 from tts_plugin.engines.indextts2.text_normalizer import MISSING
 
@@ -40,6 +41,10 @@ class IndexTTS25Models:
         )
         tts = self._tts
         self.device, self.dtype = tts.device, tts.dtype
+        if bf16 and self.dtype is None:
+            # indextts25 keeps the GPT in fp32 on a CPU; asked for bf16, run it as on a GPU.
+            tts.gpt.bfloat16()
+            self.dtype = torch.bfloat16
         self.cuda_graphs = cuda_graphs and torch.device(self.device).type == "cuda"
         self.stop_code = tts.gpt.stop_mel_token
         self.codebook_size = int(tts.cfg.semantic_codec.codebook_size)
@@ -78,10 +83,15 @@ class IndexTTS25Models:
             speaker_features=features,
             own_emotion=self.emotion_features(clip, key),
             style=style,
-            gpt_speaker=self._tts.gpt.spk_emb_proj(style).unsqueeze(1),
+            gpt_speaker=self._speaker(style),
             prompt_condition=prompt,
             reference_mel=mel,
         )
+
+    def _speaker(self, style):
+        """The GPT's speaker conditioning (1, 1, d), computed as the GPT computes (its precision)."""
+        with gpt_autocast(self.device, self.dtype):
+            return self._tts.gpt.spk_emb_proj(style).unsqueeze(1)
 
     def emotion_features(self, clip: Path, key: tuple):
         return self._tts._emotion_conditioning(str(clip), key)

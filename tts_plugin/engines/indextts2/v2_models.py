@@ -32,6 +32,7 @@ from tts_plugin.engines.indextts2.bpe_text import BpeText
 from tts_plugin.engines.indextts2.checkpoint import WRAPPER, load_weights, unwrapped
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
+from tts_plugin.engines.indextts2.precision import gpt_autocast
 from tts_plugin.engines.indextts2.semantic_codec import SemanticCodec
 from tts_plugin.engines.indextts2.text_normalizer import TextNormalizer
 from tts_plugin.engines.indextts2.unified_voice import CodeDecoder, UnifiedVoiceV2
@@ -61,7 +62,9 @@ class IndexTTS2Models:
         self.label = model.label
         self.device = device or ("cuda:0" if torch.cuda.is_available() else "cpu")
         on_gpu = torch.device(self.device).type == "cuda"
-        self.dtype = torch.float16 if half and on_gpu else None  # upstream: fp16 GPT
+        # Upstream converts the GPT (with its conditioning encoders) to fp16 and runs it under
+        # fp16 autocast; asked for half precision, so do we, on any device.
+        self.dtype = torch.float16 if half else None
         self.cuda_graphs = cuda_graphs and on_gpu
         root, aux = model.path, model.aux
         cfg = OmegaConf.load(root / "config.yaml")
@@ -73,6 +76,8 @@ class IndexTTS2Models:
         gpt_path = root / cfg.gpt_checkpoint
         load_weights(self.gpt, _checkpoint(gpt_path, "model"), gpt_path, "the GPT")
         self.gpt.eval()
+        if half:
+            self.gpt.half()
 
         self._features = SeamlessM4TFeatureExtractor.from_pretrained(
             aux["w2v_bert"], local_files_only=True
@@ -167,10 +172,15 @@ class IndexTTS2Models:
             speaker_features=features,
             own_emotion=self.emotion_features(clip, key),
             style=style,
-            gpt_speaker=self.gpt.speaker_latents(features),
+            gpt_speaker=self._speaker(features),
             prompt_condition=prompt,
             reference_mel=mel,
         )
+
+    def _speaker(self, features: torch.Tensor) -> torch.Tensor:
+        """The GPT's speaker latents, computed as the GPT computes (its precision)."""
+        with gpt_autocast(self.device, self.dtype):
+            return self.gpt.speaker_latents(features)
 
     def emotion_features(self, clip: Path, key: tuple) -> torch.Tensor:
         """Cached by the clip's key (path, mtime); the oldest of `EMOTION_CLIPS` goes first."""
