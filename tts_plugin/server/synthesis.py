@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -15,14 +15,26 @@ from tts_plugin.engine import SynthesisRequest, TTSEngine
 async def synthesize(
     engine: TTSEngine, request: SynthesisRequest, executor: ThreadPoolExecutor
 ) -> AsyncIterator[np.ndarray]:
-    """Yield int16 chunks; leaving early (a client gone, a task cancelled) stops the engine."""
+    """Yield int16 chunks; leaving early (a client gone, a task cancelled) stops the engine.
+
+    The engine's generator is closed only once no worker runs it: with several workers, a close
+    submitted beside a chunk still in flight would meet "generator already executing" (and leave
+    the generator, with its place in the shared decode step, unclosed).
+    """
     cancel = threading.Event()
     chunks = engine.stream(request, cancel)
-    loop = asyncio.get_running_loop()
+    step: Future | None = None
     try:
-        while (chunk := await loop.run_in_executor(executor, next, chunks, None)) is not None:
+        while True:
+            step = executor.submit(next, chunks, None)
+            chunk = await asyncio.wrap_future(step)
+            if chunk is None:
+                break
             yield chunk
     finally:
-        # The engine sees the flag at its next step; close runs after any chunk still in flight.
+        # The engine sees the flag at its next step; the close follows the step in flight.
         cancel.set()
-        executor.submit(chunks.close)
+        if step is None or step.done():
+            executor.submit(chunks.close)
+        else:
+            step.add_done_callback(lambda _: chunks.close())
