@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.package_data import data_dir
-from tts_plugin.engine_factory import DIFFUSION_STEPS, FIRST_CHUNK_SECONDS, MAX_CODES
+from tts_plugin.engine_factory import DIFFUSION_STEPS, FIRST_CHUNK_SECONDS, MAX_CODES, VOICE_CACHE
 
 CONFIG_DIR = data_dir("configs")
 DEFAULT_PROFILE = "embedded"
@@ -101,15 +101,17 @@ class TTSConfig(_Section):
     voices_dir: Path | None = None
     device: str | None = None
     bf16: bool = False  # IndexTTS-2.5's GPT in bf16 on a GPU
-    fp16: bool = False  # IndexTTS-2's GPT in fp16 on a GPU
+    fp16: bool = False  # IndexTTS-2's GPT in fp16 (weights converted, as upstream)
     # On CUDA, each request's GPT decode step is captured once as a CUDA graph and replayed.
     cuda_graphs: bool = True
     # IndexTTS2's defaults are tts_plugin/engine_factory.py's, meant the same way.
     diffusion_steps: int = Field(DIFFUSION_STEPS, ge=1, le=100)
     max_codes: int = Field(MAX_CODES, ge=1, le=4000)
     first_chunk_seconds: float = Field(FIRST_CHUNK_SECONDS, gt=0, le=4.0)
-    # Numbers, dates… as words (NeMo grammars; built on first use, ~1 min, then cached).
+    # Numbers, dates… as words (upstream's WeTextProcessing grammars; built once, ~1 min, at load).
     text_normalization: bool = True
+    # Voices whose conditioning stays in memory (IndexTTS2; the least recently used goes first).
+    voice_cache: int = Field(VOICE_CACHE, ge=1)
     remote_url: str | None = None
 
 

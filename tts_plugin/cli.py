@@ -24,6 +24,7 @@ from tts_plugin.engine_factory import (
     DIFFUSION_STEPS,
     FIRST_CHUNK_SECONDS,
     MAX_CODES,
+    VOICE_CACHE,
     EngineSettings,
     create_engine,
 )
@@ -128,9 +129,16 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="audio decoded before the first chunk",
     )
     group.add_argument(
+        "--voice-cache",
+        type=int,
+        default=VOICE_CACHE,
+        help="voices whose conditioning stays in memory (the least recently used goes first)",
+    )
+    group.add_argument(
         "--no-text-normalization",
         action="store_true",
-        help="skip NeMo normalisation (numbers, dates as words; first use builds grammars, ~1 min)",
+        help="skip text normalisation (numbers, dates as words: upstream's WeTextProcessing "
+        "grammars, built once, ~1 min, then cached)",
     )
 
 

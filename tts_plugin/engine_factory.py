@@ -19,6 +19,8 @@ DIFFUSION_STEPS = 10
 MAX_CODES = 1500
 # Audio decoded before the first chunk is vocoded: less is sooner, more gives the DiT more context.
 FIRST_CHUNK_SECONDS = 0.48
+# Voices whose conditioning stays in (GPU) memory; the least recently used goes first.
+VOICE_CACHE = 16
 
 EngineName = Literal["embedded", "indextts2", "remote"]
 
@@ -41,6 +43,7 @@ class EngineSettings:
     max_codes: int = MAX_CODES
     first_chunk_seconds: float = FIRST_CHUNK_SECONDS
     text_normalization: bool = True
+    voice_cache: int = VOICE_CACHE
     remote_url: str | None = None
 
 
@@ -79,4 +82,5 @@ def create_engine(settings: EngineSettings) -> TTSEngine:
         sampling=Sampling(max_codes=settings.max_codes),
         schedule=ChunkSchedule(first_seconds=settings.first_chunk_seconds),
         text_normalization=settings.text_normalization,
+        voice_cache=settings.voice_cache,
     )

@@ -7,6 +7,7 @@ taking `engine` run once per generation.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -347,6 +348,23 @@ def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch):
         speak_briefly(engine, voice="nobody")
     with pytest.raises(EngineError, match="unknown voice"):
         speak_briefly(engine, voice="../voice")
+
+
+def test_the_voice_cache_keeps_the_most_recently_used_voices(engine, monkeypatch, tmp_path):
+    monkeypatch.setattr(engine, "_voice_cache", 2)
+    monkeypatch.setattr(engine, "_voices", type(engine._voices)())
+    conditioned = spy(monkeypatch, engine._models, "voice")
+    for name in ("default", "narrator", "default", "narrator"):
+        speak_briefly(engine, voice=name)
+    assert len(conditioned) == 2 and len(engine._voices) == 2
+    # A re-uploaded clip is a new voice: the old conditioning goes, not kept beside it forever.
+    clip = engine._voices_dir / "narrator.wav"
+    write_reference_clip(clip, pitch=150.0)
+    os.utime(clip, ns=(1, 2))
+    speak_briefly(engine, voice="narrator")  # conditioned anew; the least recent (default) goes
+    speak_briefly(engine, voice="default")  # conditioned anew; now the old narrator goes
+    assert len(conditioned) == 4 and len(engine._voices) == 2
+    assert {key[1] for key in engine._voices if key[0].endswith("narrator.wav")} == {2}
 
 
 def test_a_voices_emotion_vector_is_computed_once_not_per_request(engine, monkeypatch):

@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from loguru import logger
 from tts_plugin.emotion import Emotion
 from tts_plugin.emotion_text import description_as_vector
 from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest, check_request
-from tts_plugin.engine_factory import DIFFUSION_STEPS
+from tts_plugin.engine_factory import DIFFUSION_STEPS, VOICE_CACHE
 from tts_plugin.engines.indextts2.chunking import ChunkSchedule, ChunkSizes, Crossfader
 from tts_plugin.engines.indextts2.code_budget import code_budget
 from tts_plugin.engines.indextts2.deadlines import DeadlineLock, Key, StreamClock, now_key
@@ -74,13 +75,15 @@ class IndexTTS2Engine:
         segment_tokens: int = 120,
         segment_silence_ms: int = 120,
         text_normalization: bool = True,
+        voice_cache: int = VOICE_CACHE,
         warm_up: bool = True,
     ) -> None:
         """`voice` is the default reference clip (default: `voice.wav` in the model dir);
         clips in `voices_dir` are voices named by file stem. The GPT runs in bf16 (IndexTTS-2.5)
         or fp16 (IndexTTS-2) on a GPU when asked; on CUDA each request's decode step is captured
         as a CUDA graph unless `cuda_graphs` is off. Up to `max_batch` concurrent requests share
-        each decode step. Nothing loads until `load()`."""
+        each decode step. The conditioning of `voice_cache` voices stays in memory (the least
+        recently used goes first; a replaced clip is a new voice). Nothing loads until `load()`."""
         self._model = detect(model_dir)
         self._default_voice = Path(voice or self._model.path / "voice.wav").expanduser()
         if not self._default_voice.is_file():
@@ -109,7 +112,10 @@ class IndexTTS2Engine:
         self._warm_up = warm_up
         self._models: Generation | None = None
         self._emotion_model: EmotionModel | None = None
-        self._voices: dict[tuple, Voice] = {}
+        if voice_cache < 1:
+            raise EngineError(f"voice_cache must be at least 1, got {voice_cache}")
+        self._voice_cache = voice_cache
+        self._voices: OrderedDict[tuple, Voice] = OrderedDict()
         self._emotion_vectors: dict[tuple, object] = {}  # (voice, emotion source, alpha) → vector
         self._load_lock = threading.Lock()
         # Serialises every model call (one IndexTTS instance is not safe for concurrent use), the
@@ -301,6 +307,9 @@ class IndexTTS2Engine:
                     prompt_condition=voice.prompt_condition[:, :n],
                     reference_mel=voice.reference_mel[:, :, :n],
                 )
+                while len(self._voices) > self._voice_cache:
+                    self._voices.popitem(last=False)
+            self._voices.move_to_end(key)
             return self._voices[key]
 
     def _emotion(self, voice: Voice, emotion: Emotion):
