@@ -41,6 +41,9 @@ class SynthesisRequest:
     voice: str | None = None
     language: str | None = None
     speed: float = 1.0
+    # Audio the listener has yet to hear when this request starts (a reply's earlier sentences);
+    # an engine that shares its model serves the listener nearest a gap first. None: unknown.
+    ahead_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -54,6 +57,9 @@ class SynthesisRequest:
             raise NothingToSay("the text has nothing to say (no letters or digits once cleaned)")
         object.__setattr__(self, "text", text)  # every engine gets the cleaned text
         check_speed(self.speed)
+        ahead = self.ahead_seconds
+        if ahead is not None and not (isinstance(ahead, (int, float)) and 0 <= ahead < math.inf):
+            raise EngineError(f"ahead_seconds must be a finite number >= 0, got {ahead!r}")
 
 
 def check_speed(speed: float) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     StartFrame,
+    TTSAudioRawFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import NOT_GIVEN, NotGiven, TTSSettings, is_given
@@ -176,6 +178,9 @@ class IndexTTS2TTSService(TTSService):
         self._spoken_emotion: Emotion | None = None
         self._hold = SpeechHold()
         self._reply_open = False  # an LLM reply started and was neither finished nor interrupted
+        # When the audio pushed so far will have played out (monotonic s; 0: nothing queued):
+        # each request tells the engine how much its listener still has to hear.
+        self._playout_until = 0.0
         self.listener_language: str | None = None
         self._register_event_handler("on_emotion_applied")
 
@@ -335,16 +340,21 @@ class IndexTTS2TTSService(TTSService):
             self._reply_open = not frame.skip_tts
             await self._push_gated(self._hold.begin(frame))
         elif isinstance(frame, InterruptionFrame):
-            self._reply_open = False
+            self._drop_reply()
         elif isinstance(frame, EagerEndOfTurnCancelFrame) and self._hold.holding:
             await self._withdraw_speculative_reply()
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMFullResponseEndFrame):
             self._reply_open = False  # its end flushed the aggregator, which asked `_nothing_said`
 
+    def _drop_reply(self) -> None:
+        """The reply is cut: nothing of it needs a fallback, and its queued audio is dropped."""
+        self._reply_open = False
+        self._playout_until = 0.0
+
     async def _withdraw_speculative_reply(self) -> None:
         logger.debug(f"{self}: speculative reply withdrawn; stopping its synthesis")
-        self._reply_open = False
+        self._drop_reply()
         # Its text still queued here, then its sentences in synthesis and their audio contexts
         # (`on_audio_context_interrupted` sets the engine's cancel flag), as an interruption would.
         await self._start_interruption()
@@ -397,6 +407,7 @@ class IndexTTS2TTSService(TTSService):
                 voice=self._settings.voice,
                 language=self._settings.language,
                 speed=self._settings.speed,
+                ahead_seconds=max(0.0, self._playout_until - time.monotonic()),
             )
             check_request(self._engine, request)
         except (EngineError, EmotionError) as e:
@@ -422,6 +433,9 @@ class IndexTTS2TTSService(TTSService):
                 context_id=context_id,
             ):
                 await self.stop_ttfb_metrics()
+                if isinstance(frame, TTSAudioRawFrame):
+                    seconds = len(frame.audio) / 2 / frame.sample_rate
+                    self._playout_until = max(self._playout_until, time.monotonic()) + seconds
                 yield frame
         except asyncio.CancelledError:
             cancel.set()

@@ -192,6 +192,23 @@ async def test_no_fallback_after_speech_an_interruption_or_a_pipeline_end(script
     assert [r.text for r in scripted_engine.requests] == ["Fine."]
 
 
+async def test_each_request_says_how_much_audio_its_listener_still_has_queued(scripted_engine):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    await run_test(
+        tts,
+        frames_to_send=[
+            *reply("First one. ", "Second one."),
+            SleepFrame(0.5),  # the reply's 0.6 s of audio plays out
+            InterruptionFrame(),
+            TTSSpeakFrame("After."),
+        ],
+    )
+    first, second, after = (r.ahead_seconds for r in scripted_engine.requests)
+    # The second sentence starts while the first's 0.3 s of audio is still queued.
+    assert first == 0.0 and 0.15 < second <= 0.3
+    assert after == 0.0  # an interruption drops what was queued
+
+
 async def test_metrics_report_ttfb_processing_and_usage(scripted_engine):
     tts = IndexTTS2TTSService(engine=scripted_engine)
     down, _ = await run_test(

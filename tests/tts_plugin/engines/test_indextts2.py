@@ -337,6 +337,36 @@ def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatc
     assert results["b"][0][0] < results["a"][-1][0]
 
 
+def test_the_listener_nearest_a_gap_is_served_first_across_sessions(engine, monkeypatch):
+    # Two sessions on one engine: one mid-reply with 20 s still queued for its listener (its next
+    # sentence), one whose listener has nothing queued. Every piece of the second's chunk work
+    # outranks the first's, whichever started first (before, a sentence's clock started afresh).
+    keys: dict[str, list] = {"queued": [], "dry": []}
+    real = type(engine)._chunk
+
+    def chunk(self, *args, **kwargs):
+        keys[threading.current_thread().name].append(args[8])  # the `key` argument
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(engine), "_chunk", chunk)
+    runs = [
+        threading.Thread(
+            name=name,
+            target=lambda ahead=ahead: list(
+                engine.stream(SynthesisRequest(LONG, ahead_seconds=ahead), threading.Event())
+            ),
+        )
+        for name, ahead in (("queued", 20.0), ("dry", 0.0))
+    ]
+    for run in runs:
+        run.start()
+        time.sleep(0.2)
+    for run in runs:
+        run.join(timeout=120)
+    assert keys["queued"] and keys["dry"]
+    assert max(keys["dry"]) < min(keys["queued"])
+
+
 def test_voice_conditioning_is_computed_once_per_clip(engine, monkeypatch):
     voices = engine._voices_dir
     conditioned = spy(monkeypatch, engine._models, "voice")
@@ -452,7 +482,7 @@ async def test_the_pipecat_service_speaks_through_the_engine(engine):
 def test_a_long_reference_is_cut_to_the_prompt_length(engine, monkeypatch):
     # Each chunk's DiT re-runs over the prompt, so a long clip must not make every chunk slow.
     monkeypatch.setattr(engine, "_prompt_frames", 43)
-    monkeypatch.setattr(engine, "_voices", {})
+    monkeypatch.setattr(engine, "_voices", type(engine._voices)())
     voice = engine._voice(None)
     assert voice.reference_mel.shape[-1] == 43 and voice.prompt_condition.shape[1] == 43
     chunks = list(engine.stream(SynthesisRequest("Hi there."), threading.Event()))

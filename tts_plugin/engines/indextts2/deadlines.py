@@ -4,8 +4,11 @@ Every model call of the IndexTTS2 engine (a batch of decode steps, a chunk's cod
 work, a new request's prefill) takes one lock. Served first come first served, a stream far ahead
 of its listener can take the model from one about to run dry. `DeadlineLock` serves waiters by key
 instead, and `StreamClock` gives each stream its key: a request's start-up work first (voice,
-emotion, prefill), then a stream that has not spoken yet (oldest request first), then the one whose
-audio sent so far runs out soonest in wall time. When
+emotion, prefill), then the stream whose listener's audio runs out soonest in wall time. A request
+that says how much audio its listener still has queued (`SynthesisRequest.ahead_seconds`: a reply's
+next sentence while the last one plays) is timed from there, so a session's clock spans its
+sentences; one that does not say is served, before its first audio, ahead of every stream that has
+spoken (oldest request first). When
 the box cannot keep every stream ahead of real time, every stream's deadline slips and the one that
 slipped most is served next, so they degrade evenly instead of one starving.
 """
@@ -30,12 +33,13 @@ def now_key() -> Key:
 
 
 class StreamClock:
-    """One stream's urgency: before its first audio, its start time; then the wall time at which
-    the audio it has sent would have played out."""
+    """One stream's urgency: the wall time at which its listener's audio would have played out
+    (from `ahead` seconds after its start, when known; else from its first audio, and before that
+    its start time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ahead: float | None = None) -> None:
         self._started = time.monotonic()
-        self._first_audio: float | None = None
+        self._first_audio = None if ahead is None else self._started + ahead
         self._sent = 0.0
 
     def sent(self, seconds: float) -> None:

@@ -190,7 +190,7 @@ class IndexTTS2Engine:
         if max_codes is not None:
             sampling = replace(sampling, max_codes=max_codes)
         sizes = ChunkSizes(self._schedule, self._codes_per_second)
-        clock = StreamClock()
+        clock = StreamClock(request.ahead_seconds)
         generator = request_generator(sampling.seed, models.device)
         for index, tokens in enumerate(self._segments(request.text, language)):
             if cancel.is_set():
