@@ -6,12 +6,13 @@ Both generations decode with a 24-layer, 1280-wide, 20-head GPT-2 (IndexTTS-2: t
 cache is filled by one forward over P positions, then `--steps` single-position steps are timed:
 
 - growing: transformers' GPT2Model forward with its DynamicCache (concatenates every step: the
-  engine's decode step before `static_kv.py`),
-- static: `StaticGPT2.forward` over buffers allocated once (what the engine runs now),
-- graphed (CUDA only): the same step captured as a CUDA graph and replayed (`GraphedStep`).
+  engine's decode step before `static_kv.py`; one request only),
+- static: the engine's step over its KV pool (`KVPool.step`, eager: a CPU's path), `--batch`
+  requests stepping together in one bucket,
+- graphed (CUDA only): the same bucket step captured at load as a CUDA graph and replayed.
 
     python benchmarks/gpt_step.py --device cpu --rows 2 --lengths 64,512,1024,1536
-    python benchmarks/gpt_step.py --device cuda --dtype float16 --rows 2
+    python benchmarks/gpt_step.py --device cuda --dtype float16 --rows 2 --batch 8
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 
 import torch
 
-from tts_plugin.engines.indextts2.static_kv import GraphedStep, StaticGPT2
+from tts_plugin.engines.indextts2.static_kv import KVPool
 from tts_plugin.engines.indextts2.unified_voice import _transformer
 
 
@@ -56,12 +57,19 @@ def growing(gpt, prefix: torch.Tensor, rows: int):
     return step
 
 
-def static(gpt, prefix: torch.Tensor, rows: int, capacity: int, graphed: bool):
-    cache = StaticGPT2(gpt, rows, capacity, zeroed=graphed)
-    cache.forward(prefix)
-    if not graphed:
-        return cache.forward
-    return GraphedStep(cache, torch.zeros(rows, 1, prefix.size(2), device=prefix.device))
+def pooled(gpt, prefix: torch.Tensor, rows: int, capacity: int, batch: int, graphed: bool):
+    pool = KVPool(gpt, batch, rows, capacity, prefix.dtype)
+    caches = [pool.acquire() for _ in range(batch)]
+    for cache in caches:
+        cache.prefix(prefix)
+    if graphed:
+        with torch.autocast("cuda", enabled=False):
+            pool.capture()
+
+    def step(x: torch.Tensor) -> None:
+        pool.step(caches, [x] * batch)
+
+    return step
 
 
 def main() -> None:
@@ -74,6 +82,7 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=20)
     parser.add_argument("--lengths", default="64,512,1024,1536", help="cache lengths P")
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=1, help="requests stepping together")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -82,9 +91,11 @@ def main() -> None:
         gpt = _transformer(args.layers, args.width, args.heads).to(dtype).eval()
     lengths = [int(n) for n in args.lengths.split(",")]
     capacity = max(lengths) + args.steps * 4 + 8
-    methods = ["growing", "static"] + (["graphed"] if args.device.startswith("cuda") else [])
+    methods = (["growing"] if args.batch == 1 else []) + ["static"]
+    methods += ["graphed"] if args.device.startswith("cuda") else []
     print(f"GPT {args.layers} x {args.width}, {args.heads} heads, {args.rows} rows, {args.dtype}, "
-          f"{args.device}, {torch.get_num_threads()} threads; median of {args.steps} steps (ms)")  # fmt: skip
+          f"{args.device}, {torch.get_num_threads()} threads, {args.batch} requests per step; "
+          f"median of {args.steps} steps (ms)")  # fmt: skip
     print("| cache length | " + " | ".join(methods) + " | growing / static |")
     print("| --- |" + " --- |" * (len(methods) + 1))
     for length in lengths:
@@ -96,12 +107,13 @@ def main() -> None:
                 if method == "growing":
                     step = growing(gpt, prefix, args.rows)
                 else:
-                    step = static(gpt, prefix, args.rows, capacity, method == "graphed")
+                    step = pooled(gpt, prefix, args.rows, capacity, args.batch, method == "graphed")
                 timed(step, x, 1, args.device)  # warm-up
                 row[method] = timed(step, x, args.steps, args.device)
                 del step
         cells = " | ".join(f"{row[m]:.1f}" for m in methods)
-        print(f"| {length} | {cells} | x{row['growing'] / row['static']:.2f} |", flush=True)
+        ratio = f"x{row['growing'] / row['static']:.2f}" if "growing" in row else "-"
+        print(f"| {length} | {cells} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

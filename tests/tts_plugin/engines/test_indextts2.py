@@ -29,7 +29,7 @@ from tts_plugin.engines.indextts2 import engine as engine_module
 from tts_plugin.engines.indextts2.code_budget import code_budget
 from tts_plugin.engines.indextts2.emotion_model import DIR_NAME as EMOTION_MODEL_DIR
 from tts_plugin.engines.indextts2.emotion_model import EmotionModel, parse_scores, scaled
-from tts_plugin.engines.indextts2.static_kv import StaticGPT2
+from tts_plugin.engines.indextts2.static_kv import KVPool
 
 pytestmark = pytest.mark.slow
 
@@ -57,15 +57,20 @@ def segment_seconds(engine, codes: int = CODES) -> float:
 
 
 def gpt_calls(monkeypatch, engine) -> list[tuple[float, int]]:
-    """(start time, positions fed) of every GPT forward: more than one is a request's prefill."""
+    """(start time, positions fed) of every GPT pass: more than one is a request's prefill."""
     calls: list[tuple[float, int]] = []
-    real = StaticGPT2.forward
+    prefix, step = KVPool.prefix, KVPool.bucket_step
 
-    def forward(self, x):
+    def prefixed(self, cache, x):
         calls.append((time.monotonic(), x.shape[1]))
-        return real(self, x)
+        return prefix(self, cache, x)
 
-    monkeypatch.setattr(StaticGPT2, "forward", forward)
+    def stepped(self, x, positions):
+        calls.append((time.monotonic(), 1))
+        return step(self, x, positions)
+
+    monkeypatch.setattr(KVPool, "prefix", prefixed)
+    monkeypatch.setattr(KVPool, "bucket_step", stepped)
     return calls
 
 
@@ -299,7 +304,8 @@ def test_concurrent_requests_are_serialised_and_both_complete(engine, monkeypatc
     lock_free = threading.Lock()
     models = engine._models
     for owner, name in [
-        (StaticGPT2, "forward"),
+        (KVPool, "prefix"),
+        (KVPool, "bucket_step"),
         (models.s2mel.models["cfm"], "inference"),
         (models.bigvgan, "forward"),
     ]:

@@ -50,6 +50,7 @@ def teacher_forced_logits(engine) -> torch.Tensor:
         decoder = models.decoder(voice, emotion, tokens, "en", len(CODES) + 2)
         logits = [decoder.start()]
         logits += [decoder.step(torch.tensor([[code]])) for code in CODES]
+        decoder.cache.release()
     return torch.cat(logits).float()
 
 

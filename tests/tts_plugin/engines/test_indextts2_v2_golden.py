@@ -134,22 +134,28 @@ def test_every_emotion_mode_matches(engine, models, voice, golden, tmp_path):
         close(mixed, golden["emotion_vector"])
 
 
-def decoder(models, golden) -> CodeDecoder:
+@pytest.fixture
+def decoder(models, golden):
+    """A decoder on the golden conditioning, in a slot of the model's pool (given back after)."""
     tokens = t(golden["gpt_text_ids"]).to(torch.int32)[None]
     conditioning = models.gpt.conditioning(t(golden["speaker_latents"]), t(golden["emotion_own"]))
-    return CodeDecoder(models.gpt, conditioning, tokens, max_codes=GREEDY_CODES + len(CODE_PREFIX))
+    cache = models.pool.acquire()
+    yield CodeDecoder(
+        models.gpt, conditioning, tokens, max_codes=GREEDY_CODES + len(CODE_PREFIX), cache=cache
+    )
+    cache.release()
 
 
-def test_gpt_text_and_logits_for_a_code_prefix_match(models, golden):
+def test_gpt_text_and_logits_for_a_code_prefix_match(models, golden, decoder):
     assert models.text.ids(models.text.pieces(GPT_TEXT)) == golden["gpt_text_ids"].tolist()
     with torch.inference_mode():
-        steps = decoder(models, golden)
+        steps = decoder
         logits = [steps.start()] + [steps.step(torch.tensor([[c]])) for c in CODE_PREFIX]
     close(torch.cat(logits), golden["gpt_logits"])
 
 
-def test_greedy_codes_and_their_latents_match(models, golden):
-    steps = decoder(models, golden)
+def test_greedy_codes_and_their_latents_match(models, golden, decoder):
+    steps = decoder
     with torch.inference_mode():
         codes = list(
             sample_codes(

@@ -121,6 +121,7 @@ class IndexTTS2Engine:
         # Serialises every model call (one IndexTTS instance is not safe for concurrent use), the
         # stream closest to a gap in its audio first; decode steps are shared by every request.
         self._model_lock = DeadlineLock()
+        self._max_batch = max_batch
         self._steps = StepBatcher(lambda key: self._model_call(gpt=True, key=key), max_batch)
         self.capabilities = EngineCapabilities(
             emotion_modes=frozenset({"preset", "vector", "reference", "description"}),
@@ -158,6 +159,13 @@ class IndexTTS2Engine:
             request = SynthesisRequest(text="Hello.", language="en")
             for _ in self._stream(request, threading.Event(), max_codes=8):
                 pass
+        if self._models.cuda_graphs:
+            # Once, after the warm-up, before any request: never while other work runs.
+            with self._model_call(gpt=True):
+                self._models.pool.capture()
+            logger.info(
+                f"Captured the decode step's CUDA graphs for up to {self._max_batch} requests"
+            )
 
     def _build_models(self) -> Generation:
         try:
@@ -170,7 +178,12 @@ class IndexTTS2Engine:
                 f"IndexTTS model code is missing ({e.name}): pip install torch first, then "
                 '"pipecat-indextts2[indextts2]" (see README)'
             ) from e
-        return Models(self._model, self._device, self._half, self._cuda_graphs)
+        # Each slot holds a segment's prefix (its conditioning, at most 64 positions, and its
+        # text) and its codes.
+        positions = 64 + self._segment_tokens + self._sampling.max_codes
+        return Models(
+            self._model, self._device, self._half, self._cuda_graphs, self._max_batch, positions
+        )
 
     def stream(self, request: SynthesisRequest, cancel: threading.Event) -> Iterator[np.ndarray]:
         """Yield int16 chunks at 22050 Hz as the codes are decoded; stop within a step of `cancel`."""
@@ -201,17 +214,26 @@ class IndexTTS2Engine:
             budget = code_budget(
                 tokens.size(1), language, self._codes_per_second, sampling.max_codes
             )
-            with self._model_call(gpt=True):
-                decoder = models.decoder(voice, emotion, tokens, language, budget)
-            codes = sample_codes(
-                decoder, models.stop_code, models.codebook_size, sampling, cancel, self._steps,
-                clock, generator, None if max_codes else f"segment {index + 1} of {request.text[:60]!r}",
-            )  # fmt: skip
-            for audio in self._vocode_as_decoded(
-                codes, decoder, voice, 1.0 / request.speed, cancel, sizes, clock, generator
-            ):
-                clock.sent(len(audio) / SAMPLE_RATE)
-                yield audio
+            label = None if max_codes else f"segment {index + 1} of {request.text[:60]!r}"
+            cache = models.pool.acquire()  # outside the model: it may wait for a slot
+            codes = None
+            try:
+                with self._model_call(gpt=True):
+                    decoder = models.decoder(voice, emotion, tokens, language, budget, cache)
+                codes = sample_codes(
+                    decoder, models.stop_code, models.codebook_size, sampling, cancel,
+                    self._steps, clock, generator, label,
+                )  # fmt: skip
+                for audio in self._vocode_as_decoded(
+                    codes, decoder, voice, 1.0 / request.speed, cancel, sizes, clock, generator
+                ):
+                    clock.sent(len(audio) / SAMPLE_RATE)
+                    yield audio
+            finally:
+                if codes is not None:
+                    codes.close()  # leaves the decode batches
+                with self._model_call():
+                    cache.release()
 
     def _check_device(self) -> None:
         """Refuse a device this machine's torch cannot use, before any model is built on it."""

@@ -39,8 +39,8 @@ class CodeDecoder(Protocol):
         """Feed the code just sampled (1, 1); the logits of the next one."""
 
     # The step in three parts, so that a batch of requests can share the transformer's pass
-    # (`static_kv.batched_step` over each request's `cache`): step = output(pass(input(code))).
-    cache: object  # this request's StaticGPT2
+    # (`KVPool.step` over each request's `cache`): step = output(pass(input(code))).
+    cache: object  # this request's slot of the model's KV pool (a `static_kv.PooledCache`)
 
     def step_input(self, code: object) -> object:
         """The embedded rows (r, 1, d) the transformer takes for this code."""
@@ -55,7 +55,8 @@ class Generation(Protocol):
     label: str
     device: str
     dtype: object  # the GPT's autocast dtype, or None
-    cuda_graphs: bool  # each request's decode step captured as a CUDA graph and replayed
+    cuda_graphs: bool  # decode steps replay CUDA graphs captured at load
+    pool: object  # the GPT's KV pool (`static_kv.KVPool`): max_batch slots, allocated at load
     mel_frames_per_code: float
     stop_code: int
     codebook_size: int  # semantic codes the codec decodes: ids 0 .. codebook_size - 1
@@ -81,9 +82,16 @@ class Generation(Protocol):
         """The GPT's emotion (1, d): the voice's own blended toward the reference by `alpha`."""
 
     def decoder(
-        self, voice: Voice, emotion: object, tokens: object, language: str, max_codes: int
+        self,
+        voice: Voice,
+        emotion: object,
+        tokens: object,
+        language: str,
+        max_codes: int,
+        cache: object = None,
     ) -> CodeDecoder:
-        """A request's decoder with room for `max_codes` (its KV cache is sized once)."""
+        """A request's decoder for at most `max_codes`, its keys and values in `cache` (a slot
+        of `pool`; None: the next free one)."""
 
     def code_features(self, decoder: CodeDecoder, codes: list[int]) -> object:
         """s2mel's input features (1, T, 1024) for `codes`, the segment's first codes."""

@@ -1,14 +1,26 @@
-"""The IndexTTS GPT's decode step over a preallocated KV cache, so its shapes never change.
+"""The IndexTTS GPT's decode steps over one preallocated pool of keys and values: fixed shapes.
 
 transformers' GPT-2 grows its cache by concatenation: every step copies the whole cache (at 1000
-codes on IndexTTS-2, ~0.5 GB per step), and the step's shapes change every time, so it cannot be
-captured as a CUDA graph. `StaticGPT2` runs the same GPT-2 blocks (their own modules and weights:
-layer norms, fused QKV, SDPA attention, MLP) over keys and values written in place into buffers
-sized once per request. `GraphedStep` captures its fixed-shape step once per request on CUDA and
-replays it per code: one launch instead of hundreds of kernels issued from Python.
+codes on IndexTTS-2, ~0.5 GB per step), and its shapes change every step, so it cannot be captured as
+a CUDA graph. `KVPool` holds the keys and values of `slots` requests (the engine's `max_batch`), each
+`rows` sequences (IndexTTS-2 steps two, 2.5 one) of `capacity` positions, allocated once at load. A
+request takes a slot for a text segment (`PooledCache`) and gives it back when it stops; slots stay
+packed (the last request moves into a freed slot), so the requests decoding are the first few.
+
+A request's prefix runs over its slot eagerly. Every decode step, one request's or a batch's, is one
+bucket step: the rows of the first B slots (B the smallest of 1, 2, 4, … up to `slots` that covers the
+stepping requests), each at its own position, attending over its own buffer through a mask. A slot in
+the bucket that is not stepping (its request is vocoding) gets a zero row whose key and value land at
+the buffer's last position, which its request only reads after writing it there itself. No shape
+depends on the positions, so on CUDA each bucket's step is captured once at load as a CUDA graph (on
+the model's device, capturing only this thread's work, checked against the eager step) and replayed
+for every step; on a CPU the same bucket step runs eagerly: exactly what a graph replays. The GPT-2
+blocks are the model's own modules (layer norms, fused QKV, SDPA attention, MLP) and weights.
 """
 
 from __future__ import annotations
+
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -16,99 +28,195 @@ from transformers import GPT2Model
 
 from tts_plugin.engine import EngineError
 
+SLOT_WAIT_SECONDS = 60.0
 
-class StaticGPT2:
-    """One request's keys and values for `rows` sequences of at most `capacity` positions."""
 
-    def __init__(self, gpt: GPT2Model, rows: int, capacity: int, *, zeroed: bool = False) -> None:
-        """`zeroed` buffers for the masked step (a masked-out NaN would still poison the
-        weighted sum); the sliced step never reads a slot it has not written."""
-        self._gpt = gpt
-        self._rows, self.capacity = rows, capacity
-        self._heads = gpt.config.n_head
-        self._head_dim = gpt.config.n_embd // self._heads
-        self._zeroed = zeroed
-        self._keys: list[torch.Tensor] = []
-        self._values: list[torch.Tensor] = []
+def buckets(slots: int) -> list[int]:
+    """The batch sizes a step is padded to: 1, 2, 4, … and `slots` itself."""
+    sizes, size = [], 1
+    while size < slots:
+        sizes.append(size)
+        size *= 2
+    return [*sizes, slots]
+
+
+class PooledCache:
+    """One request's slot in the pool: where its keys and values live, and how many are written."""
+
+    def __init__(self, pool: KVPool, slot: int) -> None:
+        self.pool, self.slot = pool, slot
         self.length = 0  # positions written
-        # The masked step's position, a device tensor so that a captured graph reads it at replay.
-        self.position = torch.zeros(1, dtype=torch.long, device=gpt.ln_f.weight.device)
-        self._slots = torch.arange(capacity, device=gpt.ln_f.weight.device)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Hidden states after the final norm for embeddings x (r, n, d) at the next n positions.
+    @property
+    def capacity(self) -> int:
+        return self.pool.capacity
 
-        r is 1 or `rows`: one row's keys are written to every row, so a shared prefix runs once.
-        More than one position at a time only from an empty cache (the prefix), causally.
-        """
-        self._check(x.size(1))
-        hidden = _blocks(self._gpt, x, lambda layer, q, k, v: self._attend(layer, q, k, v))
-        self.length += x.size(1)
-        return hidden
+    def prefix(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the final norm for the prefix embeddings x (r, n, d), r 1 or
+        `rows` (one row's keys are written to every row, so a shared prefix runs once)."""
+        return self.pool.prefix(self, x)
 
-    def _check(self, n: int) -> None:
-        if n > 1 and self.length:
-            raise EngineError("static KV cache: several positions at once only from empty")
-        if self.length + n > self.capacity:
-            raise EngineError(
-                f"static KV cache: {self.length + n} positions, room for {self.capacity}"
-            )
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        """This request's step alone: its rows (rows, 1, d) at the next position."""
+        return self.pool.step([self], [x])[0]
 
-    def _attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
-        """Write k, v at the next positions and attend over everything written so far."""
-        n, start = q.size(2), self.length
-        end = start + n
-        keys, values = self._cache(layer, k)
-        keys[:, :, start:end] = k
-        values[:, :, start:end] = v
-        rows = q.size(0)
-        return F.scaled_dot_product_attention(
-            q, keys[:rows, :, :end], values[:rows, :, :end], is_causal=n > 1
+    def release(self) -> None:
+        self.pool.release(self)
+
+
+class _Graph:
+    """One bucket's step captured as a CUDA graph, with the buffers it reads and writes."""
+
+    def __init__(self, pool: KVPool, size: int) -> None:
+        self.input = torch.zeros(
+            size, pool.rows, 1, pool.width, dtype=pool.dtype, device=pool.device
         )
+        self.positions = torch.full((size,), pool.capacity - 1, device=pool.device)
+        side = torch.cuda.Stream(pool.device)
+        side.wait_stream(torch.cuda.current_stream(pool.device))
+        with torch.cuda.stream(side), _graph_safe_autocast():
+            for _ in range(2):  # kernels chosen and workspaces allocated before capture
+                pool.bucket_step(self.input, self.positions)
+        torch.cuda.current_stream(pool.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with (
+            torch.cuda.graph(self.graph, capture_error_mode="thread_local"),
+            _graph_safe_autocast(),
+        ):
+            self.output = pool.bucket_step(self.input, self.positions)
 
-    def masked_step(self, x: torch.Tensor) -> torch.Tensor:
-        """One position for every row, at `self.position`, attending over the whole buffer with a
-        mask: no shape depends on the position, so the step can be captured as a CUDA graph.
-        Does not advance `length` (a replay does not run Python)."""
-        if not self._keys:
-            raise EngineError("static KV cache: run the prefix first")
-        visible = (self._slots <= self.position).view(1, 1, 1, -1)
+    def __call__(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        self.input.copy_(x)
+        self.positions.copy_(positions)
+        self.graph.replay()
+        return self.output.clone()
+
+
+class KVPool:
+    """Keys and values of `slots` requests on one GPT, allocated once, and their decode steps."""
+
+    def __init__(
+        self, gpt: GPT2Model, slots: int, rows: int, capacity: int, dtype: torch.dtype | None
+    ) -> None:
+        if slots < 1:
+            raise EngineError(f"the KV pool needs at least one slot, got {slots}")
+        self._gpt = gpt
+        self.slots, self.rows, self.capacity = slots, rows, capacity
+        self.device = gpt.ln_f.weight.device
+        self.dtype = dtype or gpt.ln_f.weight.dtype
+        self.width = gpt.config.n_embd
+        self._heads = gpt.config.n_head
+        shape = (slots, rows, self._heads, capacity, self.width // self._heads)
+        # Zeroed: a masked-out slot still enters the attention's weighted sum (0 × NaN is NaN).
+        self._keys = [self._zeros(shape) for _ in gpt.h]
+        self._values = [self._zeros(shape) for _ in gpt.h]
+        self._positions = torch.arange(capacity, device=self.device)
+        self._owners: list[PooledCache | None] = [None] * slots
+        self._free = threading.Condition()
+        self._graphs: dict[int, _Graph] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in [*self._keys, *self._values])
+
+    def _zeros(self, shape: tuple) -> torch.Tensor:
+        return torch.zeros(shape, dtype=self.dtype, device=self.device)
+
+    def acquire(self) -> PooledCache:
+        """The first free slot (waiting while every slot decodes)."""
+        with self._free:
+            if not self._free.wait_for(lambda: None in self._owners, SLOT_WAIT_SECONDS):
+                raise EngineError(f"all {self.slots} decode slots stayed busy (max_batch)")
+            cache = PooledCache(self, self._owners.index(None))
+            self._owners[cache.slot] = cache
+            return cache
+
+    def release(self, cache: PooledCache) -> None:
+        """Give `cache`'s slot back; the last slot's request moves into it, keeping slots packed.
+        Call it holding the model (no step in flight)."""
+        with self._free:
+            if self._owners[cache.slot] is not cache:
+                return
+            last = max(i for i, owner in enumerate(self._owners) if owner is not None)
+            moved = self._owners[last]
+            if last != cache.slot:
+                for buffer in (*self._keys, *self._values):
+                    buffer[cache.slot].copy_(buffer[last])
+                moved.slot, self._owners[cache.slot] = cache.slot, moved
+            self._owners[last] = None
+            self._free.notify()
+
+    def prefix(self, cache: PooledCache, x: torch.Tensor) -> torch.Tensor:
+        n = x.size(1)
+        if cache.length or n > self.capacity:
+            raise EngineError(f"KV pool: a prefix of {n} positions into slot {cache.slot}")
 
         def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            keys, values = self._keys[layer], self._values[layer]
-            keys.index_copy_(2, self.position, k)
-            values.index_copy_(2, self.position, v)
-            return F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)
+            keys, values = self._keys[layer][cache.slot], self._values[layer][cache.slot]
+            keys[:, :, :n] = k
+            values[:, :, :n] = v
+            rows = q.size(0)
+            return F.scaled_dot_product_attention(
+                q, keys[:rows, :, :n], values[:rows, :, :n], is_causal=n > 1
+            )
 
-        return _blocks(self._gpt, x, attend)
+        hidden = _blocks(self._gpt, x, attend)
+        cache.length = n
+        return hidden
 
-    def _cache(self, layer: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Layer `layer`'s buffers, allocated at the first write in the dtype the step computes
-        (fp16/bf16 under autocast). Unzeroed CPU buffers cost no memory until written."""
-        if len(self._keys) <= layer:
-            shape = (self._rows, self._heads, self.capacity, self._head_dim)
-            new = torch.zeros if self._zeroed else torch.empty
-            self._keys.append(new(shape, dtype=like.dtype, device=like.device))
-            self._values.append(new(shape, dtype=like.dtype, device=like.device))
-        return self._keys[layer], self._values[layer]
+    def step(self, caches: list[PooledCache], xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One position for each of `caches` (its rows (rows, 1, d) in `xs`) in one bucket step:
+        the weights are read once for every row; each request attends over its own buffer."""
+        size = next(b for b in buckets(self.slots) if b > max(c.slot for c in caches))
+        x = self._zeros((size, self.rows, 1, self.width))
+        positions = torch.full((size,), self.capacity - 1, device=self.device)
+        for cache, rows in zip(caches, xs, strict=True):
+            if cache.length >= self.capacity:
+                raise EngineError(f"KV pool: room for {self.capacity} positions")
+            x[cache.slot] = rows
+            positions[cache.slot] = cache.length
+        graph = self._graphs.get(size)
+        hidden = graph(x, positions) if graph else self.bucket_step(x, positions)
+        for cache in caches:
+            cache.length += 1
+        return [hidden[cache.slot] for cache in caches]
 
+    def bucket_step(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The first `x.size(0)` slots' step: rows x (B, rows, 1, d) at `positions` (B,), each
+        attending over its slot's whole buffer up to its position. What a graph captures."""
+        size, rows = x.size(0), self.rows
+        visible = self._positions.view(1, -1) <= positions.view(-1, 1)  # (B, capacity)
+        mask = visible.repeat_interleave(rows, 0).view(size * rows, 1, 1, self.capacity)
+        batch = torch.arange(size, device=self.device)
 
-def batched_step(caches: list[StaticGPT2], xs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """One position for several requests' caches on one model in one pass: the weights are read
-    once for every row (the step is bound by reading them), each request attends over its own
-    keys and values at its own length. The hidden states of each request, in order."""
-    rows = [x.size(0) for x in xs]
-    for cache, x in zip(caches, xs, strict=True):
-        cache._check(x.size(1))
+        def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys, values = self._keys[layer][:size], self._values[layer][:size]
+            heads = k.shape[1:3]  # (heads, 1) of (B·rows, heads, 1, head_dim)
+            keys[batch, :, :, positions] = k.view(size, rows, *heads, -1)[:, :, :, 0]
+            values[batch, :, :, positions] = v.view(size, rows, *heads, -1)[:, :, :, 0]
+            flat = (size * rows, self._heads, self.capacity, -1)
+            return F.scaled_dot_product_attention(
+                q, keys.reshape(flat), values.reshape(flat), attn_mask=mask
+            )
 
-    def attend(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        parts = zip(caches, q.split(rows), k.split(rows), v.split(rows), strict=True)
-        return torch.cat([cache._attend(layer, *qkv) for cache, *qkv in parts])
+        return _blocks(self._gpt, x.view(size * rows, 1, -1), attend).view(size, rows, 1, -1)
 
-    hidden = _blocks(caches[0]._gpt, torch.cat(xs), attend)
-    for cache in caches:
-        cache.length += 1
-    return list(hidden.split(rows))
+    def capture(self) -> None:
+        """Each bucket's step as a CUDA graph (on a GPU; a no-op elsewhere), checked against the
+        eager step on the same input before it is used. Call at load, under the GPT's autocast."""
+        if self.device.type != "cuda":
+            return
+        with torch.cuda.device(self.device):
+            for size in buckets(self.slots):
+                graph = _Graph(self, size)
+                x = torch.randn_like(graph.input)
+                trash = torch.full((size,), self.capacity - 1, device=self.device)
+                expected = self.bucket_step(x, trash)
+                replayed = graph(x, trash)
+                scale = expected.abs().max()
+                if not torch.allclose(replayed, expected, atol=1e-3 * float(scale), rtol=0):
+                    raise EngineError(f"the decode step's CUDA graph for {size} disagrees")
+                self._graphs[size] = graph
 
 
 def _blocks(gpt: GPT2Model, x: torch.Tensor, attend) -> torch.Tensor:
@@ -125,60 +233,7 @@ def _blocks(gpt: GPT2Model, x: torch.Tensor, attend) -> torch.Tensor:
     return gpt.ln_f(x)
 
 
-class GraphedStep:
-    """`StaticGPT2.masked_step` captured once as a CUDA graph and replayed for every code.
-
-    The graph reads its input and position from fixed buffers and writes the cache in place, so a
-    replay is exactly the eager masked step. Autocast (fp16/bf16 GPT) is captured with its weight
-    cache off, as CUDA graphs require.
-    """
-
-    def __init__(self, static: StaticGPT2, example: torch.Tensor) -> None:
-        self._static = static
-        self._input = example.clone()
-        static.position.fill_(static.length)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), _graph_safe_autocast():
-            for _ in range(2):  # kernels chosen and workspaces allocated before capture
-                static.masked_step(self._input)
-        torch.cuda.current_stream().wait_stream(side)
-        self._graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self._graph), _graph_safe_autocast():
-            self._output = static.masked_step(self._input)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """The step for x (rows, 1, d) at the next position; the result is the caller's own."""
-        static = self._static
-        if static.length >= static.capacity:
-            raise EngineError(f"static KV cache: room for {static.capacity} positions")
-        self._input.copy_(x)
-        static.position.fill_(static.length)
-        self._graph.replay()
-        static.length += 1
-        return self._output.clone()
-
-
 def _graph_safe_autocast():
     enabled = torch.is_autocast_enabled("cuda")
     dtype = torch.get_autocast_dtype("cuda")
     return torch.autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=False)
-
-
-class Stepper:
-    """A request's GPT: the prefix eagerly, then each code's step, graphed where asked."""
-
-    def __init__(self, gpt: GPT2Model, rows: int, capacity: int, *, graphs: bool) -> None:
-        self.static = StaticGPT2(gpt, rows, capacity, zeroed=graphs)
-        self._graphs = graphs
-        self._graphed: GraphedStep | None = None
-
-    def prefix(self, x: torch.Tensor) -> torch.Tensor:
-        return self.static.forward(x)
-
-    def step(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._graphs:
-            return self.static.forward(x)
-        if self._graphed is None:
-            self._graphed = GraphedStep(self.static, x)
-        return self._graphed(x)

@@ -4,9 +4,10 @@ A decode step is bound by reading the GPT's weights (and on a GPU by launching i
 by the rows it computes: one pass for N requests costs about what one costs. Each request's thread
 asks for its step here; whichever thread finds no batch running becomes the leader, takes the
 model (in deadline order, `deadlines.py`), waits a moment for the other requests that are still
-decoding to ask too, and runs all of them in one pass (`static_kv.batched_step`), each over its own
-KV cache. A request joins after its prefill, leaves when it stops, finishes, hits `max_codes` or is
-cancelled; while it does chunk work (codec, DiT, BigVGAN) it is away and nobody waits for it.
+decoding to ask too, and runs all of them in one pass (`KVPool.step`), each over its own slot of the
+KV pool. A request joins after its prefill, leaves when it stops, finishes, hits its code budget or
+is cancelled (its slot goes back to the pool then); while it does chunk work (codec, DiT, BigVGAN)
+it is away and nobody waits for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from loguru import logger
 
 from tts_plugin.engines.indextts2.deadlines import Key, StreamClock, now_key
 from tts_plugin.engines.indextts2.generation import CodeDecoder
-from tts_plugin.engines.indextts2.static_kv import batched_step
 
 # How long a leader waits for the requests still sampling their last code (~1 ms each).
 GATHER_SECONDS = 0.004
@@ -68,10 +68,14 @@ class StepBatcher:
         return logits
 
     def leave(self, decoder: CodeDecoder) -> None:
+        """The request decodes no more: out of the batches, its slot back to the pool (which moves
+        another request's keys and values, so under the model)."""
         with self._cond:
             self._joined.pop(id(decoder), None)
             self._away.discard(id(decoder))
             self._cond.notify_all()
+        with self._model_call(now_key()):
+            decoder.cache.release()
 
     @contextlib.contextmanager
     def away(self, decoder: CodeDecoder) -> Iterator[None]:
@@ -153,5 +157,6 @@ class StepBatcher:
             return [batch[0].decoder.step(batch[0].code)]
         logger.trace(f"IndexTTS2 decode step for {len(batch)} requests")
         rows = [member.decoder.step_input(member.code) for member in batch]
-        hidden = batched_step([member.decoder.cache for member in batch], rows)
+        caches = [member.decoder.cache for member in batch]
+        hidden = caches[0].pool.step(caches, rows)
         return [member.decoder.step_output(h) for member, h in zip(batch, hidden, strict=True)]

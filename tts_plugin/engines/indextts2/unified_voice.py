@@ -22,7 +22,8 @@ from indextts25.gpt.perceiver import PerceiverResampler
 from torch import nn
 from transformers import GPT2Config, GPT2Model
 
-from tts_plugin.engines.indextts2.static_kv import StaticGPT2, Stepper
+from tts_plugin.engine import EngineError
+from tts_plugin.engines.indextts2.static_kv import PooledCache
 
 W2V_WIDTH = 1024  # w2v-BERT 2.0 features, fixed by the released checkpoints
 SPEED_NORMAL, SPEED_HALF = 0, 1  # the two rows of `speed_emb`; inference always uses both
@@ -187,8 +188,8 @@ class CodeDecoder:
     training) does: the position is the attention mask's length, which already counts the code.
     To sample exactly as upstream and still hand s2mel the second pass's latents, every step runs
     two rows in one batch over a shared prefix: row 0 at generate()'s positions gives the logits,
-    row 1 at the second pass's positions gives the latent. The KV cache is this object's own
-    (preallocated, `static_kv.py`), so requests can interleave on one shared model.
+    row 1 at the second pass's positions gives the latent. Its keys and values live in a slot of
+    the model's pool (`static_kv.py`), so requests interleave on one shared model.
     """
 
     def __init__(
@@ -198,14 +199,17 @@ class CodeDecoder:
         tokens: torch.Tensor,
         *,
         max_codes: int,
-        graphs: bool = False,
+        cache: PooledCache,
     ) -> None:
         self._gpt = gpt
         self._prefix = torch.cat([conditioning, gpt.text_embeddings(tokens)], 1)
         self.latents: list[torch.Tensor] = []  # latents[i] belongs to code i
-        self.capacity = min(max_codes, gpt.mel_pos_embedding.emb.num_embeddings - 3)
         # The prefix, the start code, then one position per code fed back.
-        self._steps = Stepper(gpt.gpt, 2, self._prefix.size(1) + 1 + self.capacity, graphs=graphs)
+        room = cache.capacity - self._prefix.size(1) - 1
+        if room < 1:
+            raise EngineError(f"a text segment of {tokens.size(1)} tokens outgrows the KV pool")
+        self.capacity = min(max_codes, gpt.mel_pos_embedding.emb.num_embeddings - 3, room)
+        self._cache = cache
         # The ids upstream's generate() sees (placeholders, then the start code): its
         # repetition penalty counts them, so ours does too.
         self.history = torch.ones(
@@ -217,17 +221,17 @@ class CodeDecoder:
         """Run the prefix and the start code (position 0 in both rows); the first code's logits."""
         start = torch.tensor([[self._gpt.start_mel_token]], device=self._prefix.device)
         embeddings = torch.cat([self._prefix, self._gpt.code_embeddings(start, 0)], 1)
-        latent = self._gpt.final_norm(self._steps.prefix(embeddings)[:, -1:])
+        latent = self._gpt.final_norm(self._cache.prefix(embeddings)[:, -1:])
         self.latents.append(latent)
         return self._gpt.mel_head(latent)[:, -1]
 
     @property
-    def cache(self) -> StaticGPT2:
-        return self._steps.static
+    def cache(self) -> PooledCache:
+        return self._cache
 
     def step(self, code: torch.Tensor) -> torch.Tensor:
         """Feed the code just sampled (1, 1); the logits of the next one."""
-        return self.step_output(self._steps.step(self.step_input(code)))
+        return self.step_output(self._cache.step(self.step_input(code)))
 
     def step_input(self, code: torch.Tensor) -> torch.Tensor:
         """The step's two rows (2, 1, d): the code at generate()'s and at the second pass's place."""

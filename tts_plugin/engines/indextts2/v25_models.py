@@ -16,10 +16,11 @@ from indextts25.infer_v2_5 import IndexTTS2
 from indextts25.utils.tokenizer import lang_to_token
 from loguru import logger
 
+from tts_plugin.engine import EngineError
 from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
 from tts_plugin.engines.indextts2.precision import gpt_autocast
-from tts_plugin.engines.indextts2.static_kv import StaticGPT2, Stepper
+from tts_plugin.engines.indextts2.static_kv import KVPool, PooledCache
 from tts_plugin.engines.indextts2.text_normalizer import MISSING
 
 # 25 codes/s → 50 feature frames/s, stretched ×1.72 to 86 mel frames/s.
@@ -32,7 +33,15 @@ class IndexTTS25Models:
     mel_frames_per_code = MEL_FRAMES_PER_CODE
     languages = ("en", "zh", "ja", "es")
 
-    def __init__(self, model: ModelDir, device: str | None, bf16: bool, cuda_graphs: bool) -> None:
+    def __init__(
+        self,
+        model: ModelDir,
+        device: str | None,
+        bf16: bool,
+        cuda_graphs: bool,
+        slots: int = 1,
+        positions: int = 2048,
+    ) -> None:
         self.label = model.label
         self._view = _flat_view(model)
         root = Path(self._view.name) if self._view else model.path
@@ -45,6 +54,7 @@ class IndexTTS25Models:
             # indextts25 keeps the GPT in fp32 on a CPU; asked for bf16, run it as on a GPU.
             tts.gpt.bfloat16()
             self.dtype = torch.bfloat16
+        self.pool = KVPool(tts.gpt.inference_model.transformer, slots, 1, positions, self.dtype)
         self.cuda_graphs = cuda_graphs and torch.device(self.device).type == "cuda"
         self.stop_code = tts.gpt.stop_mel_token
         self.codebook_size = int(tts.cfg.semantic_codec.codebook_size)
@@ -106,12 +116,19 @@ class IndexTTS25Models:
             alpha=alpha,
         )
 
-    def decoder(self, voice: Voice, emotion, tokens, language: str, max_codes: int) -> _Decoder25:
+    def decoder(
+        self,
+        voice: Voice,
+        emotion,
+        tokens,
+        language: str,
+        max_codes: int,
+        cache: PooledCache | None = None,
+    ) -> _Decoder25:
         conditioning = voice.gpt_speaker + emotion.unsqueeze(1)
         language_id = torch.LongTensor([lang_to_token(language)]).to(self.device)
-        return _Decoder25(
-            self._tts.gpt, conditioning, tokens, language_id, max_codes, self.cuda_graphs
-        )
+        cache = cache or self.pool.acquire()
+        return _Decoder25(self._tts.gpt, conditioning, tokens, language_id, max_codes, cache)
 
     def code_features(self, decoder, codes: list[int]):
         return self._tts.semantic_codec.decode(torch.tensor([codes], device=self.device))
@@ -143,35 +160,36 @@ def _flat_view(model: ModelDir) -> tempfile.TemporaryDirectory | None:
 
 
 class _Decoder25:
-    """2.5's GPT inference model stepped by hand over this request's own preallocated KV cache:
-    the same embeddings, positions and head as its `forward` under generate()."""
+    """2.5's GPT inference model stepped by hand over this request's slot of the KV pool: the
+    same embeddings, positions and head as its `forward` under generate()."""
 
-    def __init__(self, gpt, conditioning, tokens, language_id, max_codes: int, graphs: bool):
+    def __init__(self, gpt, conditioning, tokens, language_id, max_codes: int, cache: PooledCache):
         # [conditioning][2 zero latents][text] then the start code, as upstream's generate() sees it.
         latents = conditioning.new_zeros(1, 2, conditioning.size(2))
         self._model = gpt.inference_model
         self.history, self._prefix, _ = gpt.prepare_gpt_inputs(
             torch.cat([conditioning, latents], 1), tokens, language_id
         )
-        self.capacity = min(max_codes, gpt.max_mel_tokens)
-        self._steps = Stepper(
-            self._model.transformer, 1, self._prefix.size(1) + 1 + self.capacity, graphs=graphs
-        )
+        room = cache.capacity - self._prefix.size(1) - 1
+        if room < 1:
+            raise EngineError(f"a text segment of {tokens.size(1)} tokens outgrows the KV pool")
+        self.capacity = min(max_codes, gpt.max_mel_tokens, room)
+        self._cache = cache
         self._fed = 0  # codes fed back: the next one sits at mel position fed + 1
 
     def start(self):
         model = self._model
         start = model.embeddings(self.history[:, self._prefix.size(1) :])
         start = start + model.text_pos_embedding(start)  # the start code at mel position 0
-        hidden = self._steps.prefix(torch.cat([self._prefix, start], 1))
+        hidden = self._cache.prefix(torch.cat([self._prefix, start], 1))
         return model.lm_head(hidden)[:, -1]
 
     @property
-    def cache(self) -> StaticGPT2:
-        return self._steps.static
+    def cache(self) -> PooledCache:
+        return self._cache
 
     def step(self, code):
-        return self.step_output(self._steps.step(self.step_input(code)))
+        return self.step_output(self._cache.step(self.step_input(code)))
 
     def step_input(self, code):
         """The code just sampled, embedded at its mel position (1, 1, d)."""

@@ -34,6 +34,7 @@ from tts_plugin.engines.indextts2.generation import Voice
 from tts_plugin.engines.indextts2.model_dir import ModelDir
 from tts_plugin.engines.indextts2.precision import gpt_autocast
 from tts_plugin.engines.indextts2.semantic_codec import SemanticCodec
+from tts_plugin.engines.indextts2.static_kv import KVPool, PooledCache
 from tts_plugin.engines.indextts2.text_normalizer import TextNormalizer
 from tts_plugin.engines.indextts2.unified_voice import CodeDecoder, UnifiedVoiceV2
 
@@ -58,7 +59,15 @@ class IndexTTS2Models:
     mel_frames_per_code = MEL_FRAMES_PER_CODE
     languages = ("en", "zh")
 
-    def __init__(self, model: ModelDir, device: str | None, half: bool, cuda_graphs: bool) -> None:
+    def __init__(
+        self,
+        model: ModelDir,
+        device: str | None,
+        half: bool,
+        cuda_graphs: bool,
+        slots: int = 1,
+        positions: int = 2048,
+    ) -> None:
         self.label = model.label
         self.device = device or ("cuda:0" if torch.cuda.is_available() else "cpu")
         on_gpu = torch.device(self.device).type == "cuda"
@@ -78,6 +87,7 @@ class IndexTTS2Models:
         self.gpt.eval()
         if half:
             self.gpt.half()
+        self.pool = KVPool(self.gpt.gpt, slots, 2, positions, self.dtype)
 
         self._features = SeamlessM4TFeatureExtractor.from_pretrained(
             aux["w2v_bert"], local_files_only=True
@@ -196,11 +206,18 @@ class IndexTTS2Models:
 
     # ---- decoding ---------------------------------------------------------------------------
 
-    def decoder(self, voice: Voice, emotion, tokens, language: str, max_codes: int) -> CodeDecoder:
+    def decoder(
+        self,
+        voice: Voice,
+        emotion,
+        tokens,
+        language: str,
+        max_codes: int,
+        cache: PooledCache | None = None,
+    ) -> CodeDecoder:
         conditioning = self.gpt.conditioning(voice.gpt_speaker, emotion)
-        return CodeDecoder(
-            self.gpt, conditioning, tokens, max_codes=max_codes, graphs=self.cuda_graphs
-        )
+        cache = cache or self.pool.acquire()
+        return CodeDecoder(self.gpt, conditioning, tokens, max_codes=max_codes, cache=cache)
 
     def code_features(self, decoder: CodeDecoder, codes: list[int]) -> torch.Tensor:
         ids = torch.tensor([codes], device=self.device)
