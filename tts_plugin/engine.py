@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -44,6 +44,11 @@ class SynthesisRequest:
     # Audio the listener has yet to hear when this request starts (a reply's earlier sentences);
     # an engine that shares its model serves the listener nearest a gap first. None: unknown.
     ahead_seconds: float | None = None
+    # Called by an engine that knows when its words start, before it yields their audio, with
+    # (word, seconds from the request's first sample) pairs (`word_timing.py`). None: not asked.
+    on_words: Callable[[list[tuple[str, float]]], None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():

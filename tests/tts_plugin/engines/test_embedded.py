@@ -19,6 +19,7 @@ from audio_analysis import (
 
 from tts_plugin.emotion import Emotion
 from tts_plugin.engine import EngineError, SynthesisRequest, TTSEngine
+from tts_plugin.word_timing import words
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +158,31 @@ def test_reference_clip_emotion_is_not_supported(embedded_engine, tmp_path):
 def test_bad_requests_are_rejected_before_synthesis(request_args, message):
     with pytest.raises(EngineError, match=message):
         SynthesisRequest(**request_args)
+
+
+@pytest.mark.parametrize(
+    ("text", "emotion"),
+    [
+        ("Hello there, it's 3 o'clock. How are you, my friend?", Emotion(preset="neutral")),
+        ("Well, this is serious, and slow, and calm.", Emotion(preset="serious")),
+        ("你好，今天天气很好。", Emotion(preset="happy")),
+    ],
+)
+def test_it_reports_when_each_word_starts_before_its_audio(embedded_engine, text, emotion):
+    reported: list[tuple[str, float]] = []
+    yielded: list[float] = []  # seconds of audio yielded when each report arrived
+
+    def on_words(times):
+        reported.extend(times)
+        yielded.append(sum(len(c) for c in chunks) / embedded_engine.sample_rate)
+
+    chunks: list[np.ndarray] = []
+    request = SynthesisRequest(text, emotion=emotion, on_words=on_words)
+    for chunk in embedded_engine.stream(request, threading.Event()):
+        chunks.append(chunk)
+    total = sum(len(c) for c in chunks) / embedded_engine.sample_rate
+    assert [w for w, _ in reported] == words(text)
+    starts = [start for _, start in reported]
+    assert starts == sorted(starts) and starts[0] == 0.0 and starts[-1] < total
+    # Each report came before the audio it times: no word starts inside audio already yielded.
+    assert min(yielded) == 0.0
