@@ -15,7 +15,7 @@ def test_words_are_space_separated_runs_and_each_han_character():
 
 def test_spread_gives_each_word_its_share_of_the_syllables():
     assert spread(["cat", "banana", "dog"], 5.0, start=1.0) == [
-        ("cat", 1.0), ("banana", 2.0), ("dog", 4.0)
+        ("cat", 1.0), ("banana", 2.0), ("dog", 5.0)
     ]  # fmt: skip
 
 
