@@ -39,6 +39,7 @@ from agent.config import AgentConfig, TurnConfig
 from agent.context_window import ContextWindow, context_budget
 from agent.emotion_control import EmotionControl
 from agent.faults import FaultAnnouncer
+from agent.interrupted_reply import remember_cut
 from agent.liveness import AudioArrivals, watch_peer
 from agent.runtime import AgentRuntime
 from agent.speculative_turn import SpeculativeSilenceUserTurnStopStrategy
@@ -145,6 +146,8 @@ async def run_bot(
 
     @aggregators.assistant().event_handler("on_assistant_turn_stopped")
     async def on_assistant_turn_stopped(aggregator, message):
+        if message.interrupted:
+            remember_cut(context, message.content or "")
         await window.after_bot_turn()
 
     arrivals = AudioArrivals()

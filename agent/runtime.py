@@ -11,6 +11,7 @@ from dataclasses import fields
 from loguru import logger
 
 from agent.config import AgentConfig
+from agent.interrupted_reply import INSTRUCTION
 from agent.llm_server import LlamaServer
 from agent.stt import preload_stt
 from tts_plugin.emotion_tags import tag_instructions
@@ -18,10 +19,12 @@ from tts_plugin.engine_factory import EngineSettings, create_engine
 
 
 def system_prompt(config: AgentConfig) -> str:
-    """The profile's prompt, plus the emotion-tag syntax when the LLM may choose emotions."""
+    """The profile's prompt, what an interrupted reply's mark means, and the emotion-tag syntax
+    when the LLM may choose emotions."""
+    prompt = f"{config.llm.system_prompt} {INSTRUCTION}"
     if config.tts.inline_emotion:
-        return f"{config.llm.system_prompt} {tag_instructions()}"
-    return config.llm.system_prompt
+        return f"{prompt} {tag_instructions()}"
+    return prompt
 
 
 def engine_settings(config: AgentConfig) -> EngineSettings:

@@ -15,8 +15,9 @@ text before it that has something to say is cut off and spoken first.
 
 Optionally, a reply's unfinished tail (no sentence-ending punctuation, after at least one whole
 sentence: an LLM stopped by its token limit mid-sentence) is not spoken. A reply that ends with
-nothing said at all (only tags, punctuation or emoji; or nothing) gets the `fallback` text instead,
-so the user never meets silence.
+nothing to say (only tags, punctuation or emoji) gets the `fallback` text instead, so the user never
+meets silence; a reply with no text at all is not an answer (a failed or withdrawn completion,
+which the agent reports and the service drops) and gets none.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ class ReplyTextAggregator(SimpleTextAggregator):
         self._sentences = 0  # whole sentences of this reply so far
         self._tag: str | None = None  # an opened bracket group that may be a tag
         self._said = ""  # the reply's text without tags, as it came
+        self._got_text = False  # whether any text (tags included) came
         self._spoke = False  # whether a piece with something to say was yielded
 
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
+        self._got_text = self._got_text or bool(text.strip())
         async for piece in self._scan(text):
             self._spoke = self._spoke or speakable(piece.text) is not None
             yield piece
@@ -153,7 +156,7 @@ class ReplyTextAggregator(SimpleTextAggregator):
         if self._tag is not None:
             logger.debug(f"Not speaking an unclosed tag at the end of a reply: {self._tag!r}")
         # The base's flush resets (this reply's state with it): read it first.
-        sentences, spoke, said = self._sentences, self._spoke, self._said
+        sentences, spoke, said, got_text = self._sentences, self._spoke, self._said, self._got_text
         tail = await super().flush()
         text = tail.text.rstrip(" \"')]") if tail else ""
         if (
@@ -166,7 +169,7 @@ class ReplyTextAggregator(SimpleTextAggregator):
             tail = None
         spoke = spoke or (tail is not None and speakable(tail.text) is not None)
         self._new_reply()
-        if not spoke and (instead := self._fallback(said)):
+        if got_text and not spoke and (instead := self._fallback(said)):
             return Aggregation(text=instead, type=TextType.SENTENCE)
         return tail
 

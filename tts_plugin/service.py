@@ -346,8 +346,10 @@ class IndexTTS2TTSService(TTSService):
             await self._push_gated(self._hold.begin(frame))
         elif isinstance(frame, InterruptionFrame):
             self._drop_reply()
-        elif isinstance(frame, EagerEndOfTurnCancelFrame) and self._hold.holding:
-            await self._withdraw_speculative_reply()
+        elif isinstance(frame, EagerEndOfTurnCancelFrame):
+            self._drop_reply()  # the LLM stops the speculative reply: no answer, no fallback
+            if self._hold.holding:
+                await self._withdraw_speculative_reply()
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMFullResponseEndFrame):
             self._reply_open = False  # its end flushed the aggregator, which asked `_nothing_said`

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from audio_analysis import transcribe, word_recall
+from audio_analysis import transcribe, word_recall, words
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.webrtc_client import SAMPLE_RATE, RTVIError, VoiceClient
@@ -161,6 +161,44 @@ async def test_talking_over_the_bot_silences_it_and_the_next_turn_works(running_
         assert transcript and "capital" in transcript[0]["data"]["text"].lower()
     finally:
         await client.close()
+
+
+async def test_a_reply_cut_off_is_remembered_as_far_as_it_was_heard(tmp_path, speech, whisper):
+    from agent.process import start_agent
+
+    # At temperature 0 the bundled LLM tells this story in about 100 words.
+    agent = start_agent(tmp_path / "agent.log", "llm.temperature=0")
+    try:
+        client = await connected(agent)
+        try:
+            asked = await client.say(
+                speech("Can you tell me a story about a brave little mouse?"), 22050
+            ).sent()
+            start = await client.wait_for_speech(asked.ended_at, timeout=40)
+            await asyncio.sleep(3.0)  # mid-story
+            interruption = client.say(speech("Wait, stop."), 22050)
+            await interruption.sent()
+            quiet = client.recording.quiet_through(interruption.started_at, interruption.ended_at)
+            assert quiet is not None
+            heard = words(transcribe(whisper, client.recording.audio(start, quiet), SAMPLE_RATE))
+            assert len(heard) >= 5, heard
+            deadline = time.monotonic() + 20
+            while "Reply cut off" not in agent.log.read_text() and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            line = [x for x in agent.log.read_text().splitlines() if "Reply cut off" in x][0]
+            kept = words(line.split("what was heard: …", 1)[1])
+            assert kept, line
+            # The context ends within two words of what the client heard (the last word heard
+            # may be cut or misheard by Whisper: any of the context's last three words will do).
+            positions = [i for i, word in enumerate(heard) if word in kept[-3:]]
+            assert positions and len(heard) - 1 - max(positions) <= 2, (
+                " ".join(heard),
+                " ".join(kept),
+            )
+        finally:
+            await client.close()
+    finally:
+        agent.stop()
 
 
 async def spoken(client: VoiceClient, text: str, **extra) -> tuple[float, float]:

@@ -168,9 +168,11 @@ async def test_a_reply_with_nothing_to_say_gets_the_fallback_once():
 
     text = ReplyTextAggregator(aggregation_type=TextAggregationMode.SENTENCE, fallback=fallback)
     assert await feed(text, tokens("[happy] 😀 !")) == ["Sorry, could you say that again?"]
-    assert await feed(text, []) == ["Sorry, could you say that again?"]
     assert await feed(text, tokens("[sad]")) == ["Sorry, could you say that again?"]
-    assert asked == [" 😀 !", "", ""]
+    assert asked == [" 😀 !", ""]
+    # No text at all is no answer (a failed or withdrawn completion): nothing is asked.
+    assert await feed(text, []) == []
+    assert len(asked) == 2
     # Something said: no fallback, whatever came before.
     assert await feed(text, tokens("[sad] Oh no.")) == ["Oh no."]
-    assert len(asked) == 3
+    assert len(asked) == 2

@@ -7,6 +7,7 @@ import time
 import pytest
 from pipecat.frames.frames import (
     AggregatedTextFrame,
+    EagerEndOfTurnCancelFrame,
     ErrorFrame,
     Frame,
     InterruptionFrame,
@@ -169,7 +170,6 @@ def test_token_aggregation_is_refused_with_a_clear_error(scripted_engine):
         (["...", " !"], "en", "Sorry, could you say that again?"),
         (["【开心】", "。"], "zh", "抱歉，能再说一遍吗？"),
         (["😀"], "zh", "抱歉，能再说一遍吗？"),
-        ([], "zh", "抱歉，能再说一遍吗？"),
     ],
 )
 async def test_a_reply_with_nothing_to_say_asks_the_user_to_repeat(
@@ -180,6 +180,21 @@ async def test_a_reply_with_nothing_to_say_asks_the_user_to_repeat(
     down, _ = await run_test(tts, frames_to_send=reply(*tokens))
     assert [r.text for r in scripted_engine.requests] == [said]
     assert spoken(down) == said
+
+
+async def test_no_fallback_for_a_withdrawn_speculation_or_an_empty_completion(scripted_engine):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    await run_test(
+        tts,
+        frames_to_send=[
+            LLMFullResponseStartFrame(),
+            SleepFrame(0.1),
+            EagerEndOfTurnCancelFrame(),  # the user went on: the LLM stops this reply
+            LLMFullResponseEndFrame(),
+            *reply(),  # no text at all: a failed completion, which the agent reports itself
+        ],
+    )
+    assert scripted_engine.requests == []
 
 
 async def test_no_fallback_after_speech_an_interruption_or_a_pipeline_end(scripted_engine):
