@@ -95,7 +95,8 @@ class IndexTTS2TTSService(TTSService):
 
     Event handlers:
         on_emotion_applied(service, emotion, source): a sentence starts in an emotion other than
-            the previous sentence's; `source` is "inline" (an LLM tag) or "settings".
+            the previous sentence's; `source` is "inline" (an LLM tag), "speak" (an
+            `EmotionalSpeakFrame`'s own, e.g. the user's choice in a UI) or "settings".
     """
 
     Settings = IndexTTS2TTSSettings
@@ -178,7 +179,8 @@ class IndexTTS2TTSService(TTSService):
         self._cancel_event: threading.Event | None = None
         # An inline tag's emotion: pending until the next sentence starts, then held for its turn.
         self._pending_tag_emotion: Emotion | None = None
-        self._tag_emotion: tuple[str, Emotion] | None = None
+        self._pending_source = "inline"
+        self._tag_emotion: tuple[str, Emotion, str] | None = None  # (context, emotion, source)
         self._spoken_emotion: Emotion | None = None
         self._hold = SpeechHold()
         self._reply_open = False  # an LLM reply started and was neither finished nor interrupted
@@ -340,7 +342,7 @@ class IndexTTS2TTSService(TTSService):
         """
         if isinstance(frame, EmotionalSpeakFrame) and frame.emotion is not None:
             # The base speaks the frame before it returns, so no other sentence takes this.
-            self._pending_tag_emotion = frame.emotion
+            self._pending_tag_emotion, self._pending_source = frame.emotion, "speak"
         elif isinstance(frame, LLMFullResponseStartFrame):
             self._reply_open = not frame.skip_tts
             await self._push_gated(self._hold.begin(frame))
@@ -379,8 +381,8 @@ class IndexTTS2TTSService(TTSService):
 
     def _emotion_for(self, context_id: str) -> Emotion:
         if self._pending_tag_emotion is not None:
-            self._tag_emotion = (context_id, self._pending_tag_emotion)
-            self._pending_tag_emotion = None
+            self._tag_emotion = (context_id, self._pending_tag_emotion, self._pending_source)
+            self._pending_tag_emotion, self._pending_source = None, "inline"
         return self.effective_emotion(context_id)
 
     async def on_turn_context_completed(self):
@@ -424,9 +426,8 @@ class IndexTTS2TTSService(TTSService):
 
         if request.emotion != self._spoken_emotion:
             self._spoken_emotion = request.emotion
-            source = (
-                "inline" if self._tag_emotion and self._tag_emotion[0] == context_id else "settings"
-            )
+            tagged = self._tag_emotion and self._tag_emotion[0] == context_id
+            source = self._tag_emotion[2] if tagged else "settings"
             await self._call_event_handler("on_emotion_applied", request.emotion, source)
 
         cancel = threading.Event()

@@ -385,7 +385,7 @@ async def test_emotional_speak_frame_colours_only_its_own_utterance(scripted_eng
     first, second = scripted_engine.requests
     assert first.emotion.vector[6] == 1.0 and first.emotion.intensity == 0.5
     assert second.emotion.preset == "neutral"
-    assert applied == [("vector(0, 0, 0, 0, 0, 0, 1, 0)@0.5", "inline"), ("neutral@1", "settings")]
+    assert applied == [("vector(0, 0, 0, 0, 0, 0, 1, 0)@0.5", "speak"), ("neutral@1", "settings")]
 
 
 async def test_set_emotion_applies_at_once_or_raises_and_keeps_state(scripted_engine):

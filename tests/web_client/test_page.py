@@ -62,9 +62,17 @@ def test_a_conversation_in_the_browser(browser_page, running_agent, tmp_path):
 
     # The interruption at 13 s cuts the story off: marked in the transcript, timed on the page.
     page.wait_for_function("() => window.agentUi.metrics.bargein.length > 0", timeout=30000)
-    page.locator(".transcript li.interrupted", has_text="Once upon a time").wait_for(timeout=10000)
+    cut = page.locator(".transcript li.interrupted", has_text="Once upon a time")
+    cut.wait_for(timeout=10000)
     assert 0 <= ui(page, "metrics.bargein[0]") < 2000
     time.sleep(1.5)
+    # The line shows what was heard (words arrive as their audio plays), marked where it was cut:
+    # not the story's end, which was never played. No line ever shows an emotion tag.
+    heard = cut.inner_text()
+    assert "fisherman" in heard and "sang songs about his boat" not in heard, heard
+    assert page.evaluate("getComputedStyle(document.querySelector('li.interrupted'), '::after')"
+                         ".content").find("interrupted") > 0  # fmt: skip
+    assert not any("[" in line for line in page.locator(".transcript li").all_inner_texts())
     page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
 
     # Disconnect is clean: the page says so and the agent frees the session.

@@ -13,8 +13,8 @@ const STOPPED_MS = 400; // ...and this long as stopped (longer than a pause betw
 
 const ui = (window.agentUi = { state: "idle", metrics: { v2v: [], ttfa: [], bargein: [] }, turns: [], events: [] });
 let client = null, meterTimer = null, audioCtx = null;
-let botLine = null;
-let typedText = "";
+let botLine = null; // the bot line words are added to; a new reply or the user's turn starts another
+const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
 
 function setState(state, detail = "") {
   ui.state = state;
@@ -42,9 +42,18 @@ async function request(type, data) {
   }
 }
 
+// A word as it is played: Chinese characters carry no spaces between them, other words do.
+function appendWord(line, word) {
+  const before = line.textContent;
+  const glue = !before || CJK.test(before.at(-1)) || CJK.test(word[0]) ? "" : " ";
+  line.textContent = before + glue + word.trim();
+}
+
+const SOURCES = { inline: "(chosen by the bot)", speak: "(your choice, for that sentence)" };
+
 function showEmotion(info, source) {
   $("active-emotion").textContent = info.label;
-  $("emotion-source").textContent = source === "inline" ? "(chosen by the bot)" : "";
+  $("emotion-source").textContent = SOURCES[source] || "";
   ui.events.push({ type: "emotion", label: info.label, source });
 }
 
@@ -54,28 +63,19 @@ const callbacks = {
     setState("connected");
     request("get-emotion", {}).then((r) => showEmotion(r, "settings")).catch(() => {});
   },
-  onUserTranscript: (d) => { if (d.final !== false && d.text) addLine("user", d.text.trim()); },
-  onBotLlmStarted: () => { // the reply streams in as the LLM writes it, ahead of its audio
-    if (!botLine || botLine.dataset.typed || botLine.dataset.llm) botLine = addLine("bot", "");
-    botLine.dataset.llm = "1";
+  onUserTranscript: (d) => {
+    if (d.final !== false && d.text) { addLine("user", d.text.trim()); botLine = null; }
   },
-  onBotLlmText: (d) => { if (botLine?.dataset.llm) botLine.textContent += d.text || ""; },
-  onBotTtsText: (d) => { // a sentence as it is spoken (for speech the LLM did not write)
-    if (d.text && !botLine?.dataset.typed && !botLine?.dataset.llm) {
-      botLine ||= addLine("bot", "");
-      botLine.textContent = `${botLine.textContent} ${d.text}`.trim();
-    }
+  // The bot's line shows what was said, not what the LLM wrote: each word arrives as its audio
+  // plays (Pipecat releases it then), so a reply cut off shows the words heard, a reply withdrawn
+  // before it played shows nothing, and no emotion tag ever reaches it.
+  onBotLlmStarted: () => { botLine = null; },
+  onBotTtsText: (d) => {
+    if (!d.text) return;
+    botLine ||= addLine("bot", "");
+    appendWord(botLine, d.text);
   },
-  onBotStartedSpeaking: () => {
-    ui.events.push({ type: "bot-started-speaking", at: performance.now() });
-    if (!botLine) {
-      // Text typed into the box is shown as it starts playing (Pipecat reports it once played).
-      botLine = addLine("bot", typedText);
-      if (typedText) botLine.dataset.typed = "1";
-      typedText = "";
-    }
-  },
-  onBotStoppedSpeaking: () => { botLine = null; },
+  onBotStartedSpeaking: () => { ui.events.push({ type: "bot-started-speaking", at: performance.now() }); },
   onServerMessage: (d) => { if (d?.type === "emotion") showEmotion(d, d.source); },
   onMetrics: (d) => noteStages(d),
   onError: (m) => ui.events.push({ type: "error", error: m?.data?.message || m?.data?.error }),
@@ -292,10 +292,10 @@ $("speak-form").onsubmit = async (event) => {
   const text = $("speak-text").value.trim();
   if (!text) return;
   speakRequestedAt = performance.now();
-  typedText = text;
   try {
     await request("speak", { text });
     $("speak-text").value = "";
-  } catch (e) { speakRequestedAt = 0; typedText = ""; ui.events.push({ type: "error", error: e.message }); }
+    botLine = null; // the typed text is a line of its own, shown as it is spoken
+  } catch (e) { speakRequestedAt = 0; ui.events.push({ type: "error", error: e.message }); }
 };
 setState("idle");
