@@ -24,8 +24,9 @@ import llama_cpp
 
 from agent.config import load_config
 from agent.llm_server import LlamaServer, bundled_gguf
+from agent.runtime import system_prompt
 
-SYSTEM = load_config("embedded").llm.system_prompt
+SYSTEM = system_prompt(load_config("embedded"))  # the agent's whole prompt, tag syntax included
 CONVERSATION = [
     {"role": "system", "content": SYSTEM},
     {"role": "user", "content": "Hello there."},

@@ -1,7 +1,7 @@
 """Voice-to-voice and barge-in latency of the running agent, measured at a WebRTC client.
 
     python benchmarks/voice_latency.py [--turns 12] [--set turns.vad_start_secs=0.15 ...]
-        [--link clean --link loss=0.05,jitter=40]
+        [--link clean --link loss=0.05,jitter=40] [--root /tmp/before --root .]
 
 Starts the agent (embedded profile plus any --set overrides) on loopback and connects a real aiortc
 client that plays recorded questions as its microphone and records what it hears.
@@ -30,7 +30,7 @@ import numpy as np
 
 from agent.jitter import AIORTC_AUDIO_PREFETCH
 from agent.lossy_link import LinkConditions
-from agent.process import start_agent
+from agent.process import ROOT, start_agent
 from agent.webrtc_client import VoiceClient
 from tts_plugin.engine import SynthesisRequest
 from tts_plugin.engines.embedded import EmbeddedEngine
@@ -170,7 +170,11 @@ async def measure_link(
 
 
 async def run(
-    turns: int, overrides: list[str], client_prefetch: int, links: list[LinkConditions]
+    turns: int,
+    overrides: list[str],
+    client_prefetch: int,
+    links: list[LinkConditions],
+    roots: list[Path],
 ) -> None:
     engine = EmbeddedEngine()
     engine.load()
@@ -179,17 +183,18 @@ async def run(
         t: np.concatenate(list(engine.stream(SynthesisRequest(text=t), threading.Event())))
         for t in texts
     }
-    log = Path(tempfile.mkdtemp()) / "agent.log"
-    agent = start_agent(log, *overrides)
     print(
         f"overrides: {' '.join(overrides) or '(none)'}; client prefetch {client_prefetch} packets"
     )
-    print(f"agent log: {log}")
-    try:
-        for link in links:  # one session after another, on the same agent: the same run
-            await measure_link(agent, log, voices, turns, client_prefetch, link)
-    finally:
-        agent.stop()
+    for root in roots:  # one agent after another (e.g. a checkout of the code before a change)
+        log = Path(tempfile.mkdtemp()) / "agent.log"
+        agent = start_agent(log, *overrides, cwd=root)
+        print(f"\n### agent from {root.resolve()}; log: {log}")
+        try:
+            for link in links:  # one session after another, on the same agent: the same run
+                await measure_link(agent, log, voices, turns, client_prefetch, link)
+        finally:
+            agent.stop()
 
 
 def main() -> None:
@@ -210,8 +215,17 @@ def main() -> None:
         help="the network between client and agent, one session each: clean (default) or "
         "loss=0.05,jitter=40,delay=20 (agent/lossy_link.py); repeat to compare in one run",
     )
+    parser.add_argument(
+        "--root",
+        action="append",
+        type=Path,
+        help="run the agent from this checkout (python -m agent there); repeat to compare "
+        "versions in one run (default: this one)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.turns, args.set, args.client_prefetch, args.link or [LinkConditions()]))
+    links = args.link or [LinkConditions()]
+    roots = args.root or [ROOT]
+    asyncio.run(run(args.turns, args.set, args.client_prefetch, links, roots))
 
 
 if __name__ == "__main__":
