@@ -141,8 +141,10 @@ async def run_bot(
 
     @aggregators.user().event_handler("on_user_turn_message_added")
     async def on_user_turn_message_added(aggregator, message):
-        # A reply with nothing to say asks the user to repeat in the language they spoke.
-        tts.listener_language = detect_language(message.content)
+        # The TTS speaks the reply in the language the user spoke (Whisper's, else the script's).
+        tts.listener_language = getattr(stt, "heard_language", None) or detect_language(
+            message.content
+        )
 
     @aggregators.assistant().event_handler("on_assistant_turn_stopped")
     async def on_assistant_turn_stopped(aggregator, message):

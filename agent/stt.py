@@ -157,6 +157,21 @@ class _FastTranscriber:
         return list(segments), info
 
 
+class _HeardLanguage:
+    """One session's view of the shared transcriber that keeps the language of its last transcript
+    (Pipecat's Whisper service drops it: its frames carry the configured language, None on auto)."""
+
+    def __init__(self, transcriber: Any) -> None:
+        self._transcriber = transcriber
+        self.language: str | None = None
+
+    def transcribe(self, audio, **kwargs):
+        segments, info = self._transcriber.transcribe(audio, **kwargs)
+        if segments:
+            self.language = info.language
+        return segments, info
+
+
 def _repeats_itself(text: str) -> bool:
     """ "Hello? Hello?": the whole text is one phrase said again, Whisper's way of looping on a
     short window (the full window then decides; a real "No, no." costs only that re-run)."""
@@ -210,6 +225,12 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._model = _models[key]
         if self._vad is not None:
             self._early = self._model = EarlyTranscriber(_models[key])
+        self._model = self._heard = _HeardLanguage(self._model)
+
+    @property
+    def heard_language(self) -> str | None:
+        """The language Whisper heard in this session's last transcript (None: none yet)."""
+        return self._heard.language
 
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
         await super()._handle_user_started_speaking(frame)

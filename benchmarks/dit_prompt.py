@@ -7,8 +7,10 @@ after a prompt of each length, on the loaded model of DIR (random inputs: the co
 the values).
 
     python benchmarks/dit_prompt.py --model-dir /tmp/real2 --prompts 6,3,1.5 [--profile]
+    python benchmarks/dit_prompt.py --model-dir /tmp/real2 --prompts 3 --steps 25,15,12,10
 
-`--profile` then prints where one pass (the first prompt length, 2 steps) spends its CPU time.
+`--steps` times each prompt at each flow-matching step count (default: the engine's); `--profile`
+then prints where one pass (the first prompt length, 2 steps) spends its CPU time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--prompts", default="6,3,1.5", help="prompt lengths in seconds")
     parser.add_argument("--chunk-frames", type=int, default=55, help="mel frames of the chunk")
+    parser.add_argument("--steps", default=None, help="step counts, e.g. 25,15,10 (the engine's)")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="then the ops of one pass")
     args = parser.parse_args()
@@ -37,12 +40,13 @@ def main() -> None:
     engine.load()
     models = engine._models
     cfm, device = models.s2mel.models["cfm"], models.device
-    print(f"{engine.generation} on {device}, {engine._diffusion_steps} steps, CFG "
-          f"{engine._cfg_rate}, chunk of {args.chunk_frames} frames; median of {args.runs} (s)")  # fmt: skip
-    print("| prompt (s) | prompt frames | DiT pass (s) | vs the longest |")
-    print("| --- | --- | --- | --- |")
+    step_counts = [int(n) for n in (args.steps or str(engine._diffusion_steps)).split(",")]
+    print(f"{engine.generation} on {device}, CFG {engine._cfg_rate}, chunk of "
+          f"{args.chunk_frames} frames; median of {args.runs} (s)")  # fmt: skip
+    print("| prompt (s) | prompt frames | steps | DiT pass (s) | vs the first row |")
+    print("| --- | --- | --- | --- | --- |")
     first = None
-    for seconds in (float(s) for s in args.prompts.split(",")):
+    for seconds, steps in ((float(s), n) for s in args.prompts.split(",") for n in step_counts):
         frames = int(seconds * SAMPLE_RATE / HOP)
         total = frames + args.chunk_frames
         condition = torch.randn(1, total, 512, device=device)
@@ -54,14 +58,16 @@ def main() -> None:
             with engine._model_call():
                 cfm.inference(
                     condition, torch.LongTensor([total]).to(device), prompt, style, None,
-                    engine._diffusion_steps, inference_cfg_rate=engine._cfg_rate,
+                    steps, inference_cfg_rate=engine._cfg_rate,
                 )  # fmt: skip
             if str(device).startswith("cuda"):
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - started)
         pass_seconds = statistics.median(times[1:])
         first = first or pass_seconds
-        print(f"| {seconds:g} | {frames} | {pass_seconds:.2f} | ×{pass_seconds / first:.2f} |")
+        print(
+            f"| {seconds:g} | {frames} | {steps} | {pass_seconds:.2f} | ×{pass_seconds / first:.2f} |"
+        )
         if args.profile:
             from torch.profiler import profile
 

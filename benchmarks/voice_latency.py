@@ -2,8 +2,9 @@
 
     python benchmarks/voice_latency.py [--turns 12] [--set turns.vad_start_secs=0.15 ...]
         [--link clean --link loss=0.05,jitter=40] [--root /tmp/before --root .]
+        [--profile embedded --profile multilingual]
 
-Starts the agent (embedded profile plus any --set overrides) on loopback and connects a real aiortc
+Starts the agent (a profile, the embedded one by default, plus any --set overrides) on loopback and connects a real aiortc
 client that plays recorded questions as its microphone and records what it hears.
 - voice-to-voice: the last frame of the user's question above the speech level leaves the client
   (the clip's own trailing silence does not count) → the first bot audio frame above it arrives.
@@ -175,6 +176,7 @@ async def run(
     client_prefetch: int,
     links: list[LinkConditions],
     roots: list[Path],
+    profiles: list[str | None],
 ) -> None:
     engine = EmbeddedEngine()
     engine.load()
@@ -186,10 +188,11 @@ async def run(
     print(
         f"overrides: {' '.join(overrides) or '(none)'}; client prefetch {client_prefetch} packets"
     )
-    for root in roots:  # one agent after another (e.g. a checkout of the code before a change)
+    # One agent after another (a checkout of the code before a change, another profile): one run.
+    for root, profile in ((r, p) for r in roots for p in profiles):
         log = Path(tempfile.mkdtemp()) / "agent.log"
-        agent = start_agent(log, *overrides, cwd=root)
-        print(f"\n### agent from {root.resolve()}; log: {log}")
+        agent = start_agent(log, *overrides, profile=profile, cwd=root, timeout=300)
+        print(f"\n### agent from {root.resolve()}, profile {profile or 'default'}; log: {log}")
         try:
             for link in links:  # one session after another, on the same agent: the same run
                 await measure_link(agent, log, voices, turns, client_prefetch, link)
@@ -222,10 +225,16 @@ def main() -> None:
         help="run the agent from this checkout (python -m agent there); repeat to compare "
         "versions in one run (default: this one)",
     )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        help="the agent's profile (configs/); repeat to compare profiles in one run",
+    )
     args = parser.parse_args()
     links = args.link or [LinkConditions()]
     roots = args.root or [ROOT]
-    asyncio.run(run(args.turns, args.set, args.client_prefetch, links, roots))
+    profiles = args.profile or [None]
+    asyncio.run(run(args.turns, args.set, args.client_prefetch, links, roots, profiles))
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ def microphone_wav(engine, path: Path) -> Path:
 
 
 @contextmanager
-def chromium_page(microphone: Path, *extra_args: str):
-    """A page in a fresh headless Chromium whose microphone plays `microphone` (looped)."""
+def chromium_page(microphone: Path, *extra_args: str, locale: str = "en-US"):
+    """A page in a fresh headless Chromium whose microphone plays `microphone` (looped), its
+    languages `locale` (what the page's language follows)."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian chromium is not installed (apt-get install chromium)")
@@ -48,10 +49,10 @@ def chromium_page(microphone: Path, *extra_args: str):
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-audio-capture={microphone}",
-                "--autoplay-policy=no-user-gesture-required", *extra_args,
+                "--autoplay-policy=no-user-gesture-required", f"--lang={locale}", *extra_args,
             ],
         )  # fmt: skip
         try:
-            yield browser.new_page(viewport={"width": 900, "height": 1100})
+            yield browser.new_page(viewport={"width": 900, "height": 1100}, locale=locale)
         finally:
             browser.close()

@@ -17,7 +17,8 @@ Optionally, a reply's unfinished tail (no sentence-ending punctuation, after at 
 sentence: an LLM stopped by its token limit mid-sentence) is not spoken. A reply that ends with
 nothing to say (only tags, punctuation or emoji) gets the `fallback` text instead, so the user never
 meets silence; a reply with no text at all is not an answer (a failed or withdrawn completion,
-which the agent reports and the service drops) and gets none.
+which the agent reports and the service drops) and gets none. A reply the engine cannot speak (in
+a language it lacks) is answered by `answer_instead`'s text, once, and the rest is dropped.
 """
 
 from __future__ import annotations
@@ -80,10 +81,21 @@ class ReplyTextAggregator(SimpleTextAggregator):
         self._said = ""  # the reply's text without tags, as it came
         self._got_text = False  # whether any text (tags included) came
         self._spoke = False  # whether a piece with something to say was yielded
+        self._instead: str | None = None  # what to say instead of this reply
+        self._answered = False  # whether that was said
+
+    def answer_instead(self, text: str | None) -> None:
+        """Say `text` instead of the reply now starting (None: the reply itself)."""
+        self._instead = text
 
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
         self._got_text = self._got_text or bool(text.strip())
         async for piece in self._scan(text):
+            if self._instead is not None:
+                if self._answered:
+                    continue
+                self._answered = True
+                piece = Aggregation(text=self._instead, type=TextType.SENTENCE)
             self._spoke = self._spoke or speakable(piece.text) is not None
             yield piece
 
@@ -157,6 +169,11 @@ class ReplyTextAggregator(SimpleTextAggregator):
             logger.debug(f"Not speaking an unclosed tag at the end of a reply: {self._tag!r}")
         # The base's flush resets (this reply's state with it): read it first.
         sentences, spoke, said, got_text = self._sentences, self._spoke, self._said, self._got_text
+        if self._instead is not None:
+            instead = None if self._answered or not got_text else self._instead
+            await super().flush()
+            self._new_reply()
+            return Aggregation(text=instead, type=TextType.SENTENCE) if instead else None
         tail = await super().flush()
         text = tail.text.rstrip(" \"')]") if tail else ""
         if (

@@ -55,6 +55,7 @@ from tts_plugin.text_split import detect_language
 from tts_plugin.word_timing import WordClock
 
 EmotionInput = Emotion | str | Sequence[float] | Mapping[str, Any]
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "es": "Spanish"}
 # Spoken when a reply has nothing to say after cleaning (only tags, punctuation or emoji).
 NOTHING_SAID = {
     "en": "Sorry, could you say that again?",
@@ -318,6 +319,31 @@ class IndexTTS2TTSService(TTSService):
         )
         return NOTHING_SAID[language]
 
+    def _unspeakable_reply(self) -> str | None:
+        """What to say instead of a reply in a language the engine lacks (the listener's, when
+        the service speaks no fixed language), in a language it has; None: the reply."""
+        heard, languages = self.listener_language, self._engine.capabilities.languages
+        if self._settings.language or not heard or heard in languages:
+            return None
+        names = [LANGUAGE_NAMES.get(code, code) for code in languages]
+        spoken = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        logger.warning(
+            f"{self}: the listener spoke {heard!r}, which {self._engine.name} cannot speak"
+        )
+        return f"Sorry, I can only speak {spoken}."
+
+    def _reply_language(self, text: str) -> str | None:
+        """The language to speak `text` in: the service's; the script's where it tells (Chinese,
+        Japanese); else the listener's, if the engine has it (Spanish on IndexTTS-2.5); else the
+        engine's choice (None)."""
+        if self._settings.language:
+            return self._settings.language
+        languages, script = self._engine.capabilities.languages, detect_language(text)
+        if script != "en":
+            return script if script in languages else None
+        heard = self.listener_language
+        return heard if heard in languages else None
+
     async def _take_emotion_tag(self, text: str, text_type: str) -> str:
         """Text transform: remove tags from text that did not pass the reply aggregator (a
         `TTSSpeakFrame`); the last known one sets this utterance's emotion."""
@@ -345,6 +371,7 @@ class IndexTTS2TTSService(TTSService):
             self._pending_tag_emotion, self._pending_source = frame.emotion, "speak"
         elif isinstance(frame, LLMFullResponseStartFrame):
             self._reply_open = not frame.skip_tts
+            self._text_aggregator.answer_instead(self._unspeakable_reply())
             await self._push_gated(self._hold.begin(frame))
         elif isinstance(frame, InterruptionFrame):
             self._drop_reply()
@@ -415,7 +442,7 @@ class IndexTTS2TTSService(TTSService):
                 text=text,
                 emotion=self._emotion_for(context_id),
                 voice=self._settings.voice,
-                language=self._settings.language,
+                language=self._reply_language(text),
                 speed=self._settings.speed,
                 ahead_seconds=max(0.0, self._playout_until - time.monotonic()),
             )
@@ -439,7 +466,10 @@ class IndexTTS2TTSService(TTSService):
         offset, produced = self._context_seconds.get(context_id, 0.0), 0.0
         engine_times = False  # the engine reports its words: the clock stays out
         chunks = self._engine.stream(request, cancel)
-        logger.debug(f"{self}: speaking with emotion {request.emotion.label()}")
+        logger.debug(
+            f"{self}: speaking with emotion {request.emotion.label()}, "
+            f"language {request.language or 'the engine’s choice'}"
+        )
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in self._stream_audio_frames_from_iterator(

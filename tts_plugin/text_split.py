@@ -11,15 +11,19 @@ import re
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LETTER = re.compile(r"[^\W\d_]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
 # A boundary is punctuation followed by space (Latin) or any CJK punctuation.
 _BOUNDARY = re.compile(r"(?<=[.!?;:,])\s+|(?<=[。！？；：，、])|(?<=[—–])\s*")
 
 
 def detect_language(text: str) -> str:
-    """`"zh"` when most letters are Han characters, else `"en"`."""
+    """The language a text's script says: `"ja"` with kana, `"zh"` when most letters are Han
+    characters, else `"en"` (a Latin script says no more: the caller may know better)."""
     letters = _LETTER.findall(text)
     if not letters:
         return "en"
+    if any(_KANA.match(ch) for ch in letters):
+        return "ja"
     han = sum(1 for ch in letters if _CJK.match(ch))
     return "zh" if han / len(letters) >= 0.3 else "en"
 

@@ -1,11 +1,14 @@
 """`python -m agent --profile indextts2-gpu` end to end, on tiny IndexTTS-2 and 2.5 checkpoints (CPU).
 
 The GPU profile with one flag pointing at checkpoints: the real agent process, a real aiortc client,
-the real IndexTTS2 engine (random weights, so the bot "speaks" noise, which is all the client measures).
+the real IndexTTS2 engine (random weights, so the bot "speaks" noise, which is all the client measures),
+the profile's multilingual Whisper and the bundled LLM, in English and Mandarin.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 
 import pytest
@@ -50,5 +53,42 @@ async def test_the_gpu_profile_speaks_through_the_indextts2_engine(indextts2_age
         heard = client.recording.speech_seconds(start, end)
         expected = int(CODES * per_code) * 256 / 22050
         assert 0.6 * expected < heard < expected + 0.3, (heard, expected)
+    finally:
+        await client.close()
+
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def spoken_requests(agent, since: int) -> list[tuple[str, str]]:
+    """(text, language) of each IndexTTS2 request the agent's log shows after line `since`."""
+    lines = agent.log.read_text().splitlines()[since:]
+    texts = [m.group(1) for line in lines if (m := re.search(r"Generating TTS \[(.*)\]", line))]
+    languages = [m.group(1) for line in lines if (m := re.search(r", language (\S+)$", line))]
+    return list(zip(texts, languages, strict=False))
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("请给我讲一个故事。", "zh"), ("What is the capital of France?", "en")],
+    ids=["Mandarin", "English"],
+)
+async def test_a_question_reaches_indextts2_in_the_language_it_was_asked_in(
+    indextts2_agent, speech, question, language
+):
+    # Whisper base hears the language; the LLM answers in it; the request carries it.
+    since = len(indextts2_agent.log.read_text().splitlines())
+    client = VoiceClient(indextts2_agent.url)
+    await client.connect()
+    try:
+        asked = await client.say(speech(question), 22050).sent()
+        heard = await client.wait_for_message("user-transcription", since=asked.started_at)
+        assert bool(HAN.search(heard["data"]["text"])) == (language == "zh"), heard
+        deadline = time.monotonic() + 90
+        while not spoken_requests(indextts2_agent, since) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        text, spoken_in = spoken_requests(indextts2_agent, since)[0]
+        assert spoken_in == language, (text, spoken_in)
+        assert bool(HAN.search(text)) == (language == "zh"), text
     finally:
         await client.close()

@@ -197,6 +197,29 @@ async def test_no_fallback_for_a_withdrawn_speculation_or_an_empty_completion(sc
     assert scripted_engine.requests == []
 
 
+@pytest.mark.parametrize(
+    ("listener", "tokens", "said", "language"),
+    [
+        ("zh", ["今天天气", "很好。"], "今天天气很好。", "zh"),
+        ("en", ["It is ", "sunny."], "It is sunny.", "en"),
+        ("en", ["你好。"], "你好。", "zh"),  # the script wins where it tells
+        (
+            "fr",
+            ["Il fait ", "beau. ", "Vraiment."],
+            "Sorry, I can only speak English and Chinese.",
+            None,
+        ),
+    ],
+)
+async def test_a_reply_is_spoken_in_the_listeners_language_or_says_it_cannot_be(
+    scripted_engine, listener, tokens, said, language
+):
+    tts = IndexTTS2TTSService(engine=scripted_engine)
+    tts.listener_language = listener
+    await run_test(tts, frames_to_send=reply(*tokens))
+    assert [(r.text, r.language) for r in scripted_engine.requests] == [(said, language)]
+
+
 async def test_no_fallback_after_speech_an_interruption_or_a_pipeline_end(scripted_engine):
     tts = IndexTTS2TTSService(engine=scripted_engine)
     await run_test(

@@ -33,4 +33,5 @@ def test_detect_language_by_script():
     assert detect_language("今天天气很好") == "zh"
     assert detect_language("The weather is nice") == "en"
     assert detect_language("1234 !!") == "en"
+    assert detect_language("今日はいい天気ですね") == "ja"  # kana: Japanese, though Han appears
     assert detect_language("我喜欢 Python 编程和音乐") == "zh"

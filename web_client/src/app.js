@@ -5,6 +5,7 @@
 import { PipecatClient } from "@pipecat-ai/client-js";
 import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
 import { LocalMediaManager } from "./local_media.js";
+import { applyStatic, emotionLabel, language, setLanguage, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEECH_LEVEL = 0.02; // RMS of [-1, 1] samples above which a 20 ms window counts as speech
@@ -16,12 +17,14 @@ let client = null, meterTimer = null, audioCtx = null;
 let botLine = null; // the bot line words are added to; a new reply or the user's turn starts another
 const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
 
+let stateDetail = "";
+
 function setState(state, detail = "") {
   ui.state = state;
-  const labels = { idle: "Not connected", connecting: "Connecting…", connected: "Connected", failed: "Failed" };
+  stateDetail = detail;
   $("state").className = `state ${state}`;
-  $("state").textContent = detail ? `${labels[state]}: ${detail}` : labels[state];
-  $("connect").textContent = state === "connected" || state === "connecting" ? "Disconnect" : "Connect";
+  $("state").textContent = detail ? `${t(`state.${state}`)}: ${t(detail)}` : t(`state.${state}`);
+  $("connect").textContent = t(state === "connected" || state === "connecting" ? "disconnect" : "connect");
   for (const id of ["mute", "speak"]) $(id).disabled = state !== "connected";
 }
 
@@ -49,11 +52,12 @@ function appendWord(line, word) {
   line.textContent = before + glue + word.trim();
 }
 
-const SOURCES = { inline: "(chosen by the bot)", speak: "(your choice, for that sentence)" };
+let activeEmotion = null;
 
 function showEmotion(info, source) {
-  $("active-emotion").textContent = info.label;
-  $("emotion-source").textContent = SOURCES[source] || "";
+  activeEmotion = { info, source };
+  $("active-emotion").textContent = emotionLabel(info.label);
+  $("emotion-source").textContent = source === "inline" || source === "speak" ? t(`source.${source}`) : "";
   ui.events.push({ type: "emotion", label: info.label, source });
 }
 
@@ -86,9 +90,9 @@ const callbacks = {
     startMeters(stream);
   },
   onTransportStateChanged: (state) => {
-    if (state === "error" && ui.state !== "idle") fail("the connection failed");
+    if (state === "error" && ui.state !== "idle") fail("fail.connection");
   },
-  onDisconnected: () => { if (ui.state === "connected") fail("the connection dropped"); },
+  onDisconnected: () => { if (ui.state === "connected") fail("fail.dropped"); },
 };
 
 // The SDK has no callback for "bot-interrupted" yet: read it off the transport's messages.
@@ -100,10 +104,12 @@ class Transport extends SmallWebRTCTransport {
 }
 
 function onInterrupted() {
-  (botLine || $("transcript").querySelector("li.bot:last-child"))?.classList.add("interrupted");
+  const line = botLine || $("transcript").querySelector("li.bot:last-child");
+  line?.classList.add("interrupted");
+  if (line) line.dataset.cut = t("cut");
   botLine = null;
   $("bot-indicator").className = "indicator interrupted";
-  $("bot-indicator").textContent = "Interrupted";
+  $("bot-indicator").textContent = t("bot.interrupted");
   ui.events.push({ type: "interrupted", at: performance.now() });
 }
 
@@ -149,7 +155,7 @@ function drawTurn(v2v) {
   stages = {};
   const li = document.createElement("li");
   li.title = `${Math.round(v2v)} ms: ` +
-    [...STAGES, ["other", "network + buffers"]].map(([k, name]) => `${name} ${Math.round(turn[k] || 0)} ms`).join(", ");
+    [...STAGES, ["other"]].map(([k]) => `${t(k === "other" ? "stage.other.short" : `stage.${k}`)} ${Math.round(turn[k] || 0)} ms`).join(", ");
   for (const stage of ["stt", "llm", "tts", "other"]) {
     const span = document.createElement("span");
     span.className = stage;
@@ -183,7 +189,7 @@ function startMeters(remoteStream) {
         else if (mic.lastSpeech && bot.quietSince && bot.quietSince <= mic.onset && !mic.speaking)
           record("v2v", now - mic.lastSpeech);
         $("bot-indicator").className = "indicator speaking";
-        $("bot-indicator").textContent = "Bot is speaking";
+        $("bot-indicator").textContent = t("bot.speaking");
       }
       bot.speaking = true; bot.quietSince = 0;
     } else {
@@ -196,7 +202,7 @@ function startMeters(remoteStream) {
         bot.speaking = false;
         if (!$("bot-indicator").classList.contains("interrupted")) {
           $("bot-indicator").className = "indicator";
-          $("bot-indicator").textContent = "Bot is quiet";
+          $("bot-indicator").textContent = t("bot.quiet");
         }
       }
     }
@@ -214,11 +220,9 @@ async function connect() {
     probe.getTracks().forEach((t) => t.stop());
   } catch (e) {
     const denied = e.name === "NotAllowedError" || e.name === "SecurityError";
-    $("mic-error").textContent = denied
-      ? "Microphone access was denied. Allow it in the browser's site settings (the icon left of the address bar) and connect again."
-      : `No microphone could be opened (${e.name}: ${e.message}).`;
+    $("mic-error").textContent = denied ? t("mic.denied") : `${t("mic.none")} (${e.name}: ${e.message}).`;
     $("mic-error").hidden = false;
-    setState("failed", denied ? "microphone blocked" : "no microphone");
+    setState("failed", denied ? "fail.blocked" : "fail.nomic");
     return;
   }
   audioCtx = new AudioContext();
@@ -251,13 +255,24 @@ function disconnect(polite = true) {
   }
   if (audioCtx) audioCtx.close();
   client = audioCtx = null;
-  setState("idle");
+  // The page in its user's language; the switch re-labels everything, the state included.
+$("lang").value = language;
+$("lang").onchange = () => {
+  setLanguage($("lang").value);
+  setState(ui.state, stateDetail);
+  if (activeEmotion) showEmotion(activeEmotion.info, activeEmotion.source);
+  $("mute").textContent = t($("mute").ariaPressed === "true" ? "unmute" : "mute");
+  const indicator = $("bot-indicator").className;
+  $("bot-indicator").textContent = t(indicator.includes("speaking") ? "bot.speaking" : indicator.includes("interrupted") ? "bot.interrupted" : "bot.quiet");
+};
+applyStatic();
+setState("idle");
 }
 
 async function listMics() {
   const mics = await client.getAllMics();
   const select = $("mic"), current = select.value;
-  select.replaceChildren(new Option("Default", ""));
+  select.replaceChildren(new Option(t("default"), ""));
   for (const d of mics) select.append(new Option(d.label || d.deviceId, d.deviceId));
   select.value = current;
 }
@@ -268,7 +283,7 @@ $("mute").onclick = () => {
   const muted = $("mute").getAttribute("aria-pressed") !== "true";
   client?.enableMic(!muted);
   $("mute").setAttribute("aria-pressed", String(muted));
-  $("mute").textContent = muted ? "Unmute mic" : "Mute mic";
+  $("mute").textContent = t(muted ? "unmute" : "mute");
 };
 $("volume").oninput = () => ($("bot-audio").volume = Number($("volume").value));
 $("intensity").oninput = () => ($("intensity-value").textContent = Number($("intensity").value).toFixed(2));
@@ -298,4 +313,15 @@ $("speak-form").onsubmit = async (event) => {
     botLine = null; // the typed text is a line of its own, shown as it is spoken
   } catch (e) { speakRequestedAt = 0; ui.events.push({ type: "error", error: e.message }); }
 };
+// The page in its user's language; the switch re-labels everything, the state included.
+$("lang").value = language;
+$("lang").onchange = () => {
+  setLanguage($("lang").value);
+  setState(ui.state, stateDetail);
+  if (activeEmotion) showEmotion(activeEmotion.info, activeEmotion.source);
+  $("mute").textContent = t($("mute").ariaPressed === "true" ? "unmute" : "mute");
+  const indicator = $("bot-indicator").className;
+  $("bot-indicator").textContent = t(indicator.includes("speaking") ? "bot.speaking" : indicator.includes("interrupted") ? "bot.interrupted" : "bot.quiet");
+};
+applyStatic();
 setState("idle");
