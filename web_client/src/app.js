@@ -255,18 +255,7 @@ function disconnect(polite = true) {
   }
   if (audioCtx) audioCtx.close();
   client = audioCtx = null;
-  // The page in its user's language; the switch re-labels everything, the state included.
-$("lang").value = language;
-$("lang").onchange = () => {
-  setLanguage($("lang").value);
-  setState(ui.state, stateDetail);
-  if (activeEmotion) showEmotion(activeEmotion.info, activeEmotion.source);
-  $("mute").textContent = t($("mute").ariaPressed === "true" ? "unmute" : "mute");
-  const indicator = $("bot-indicator").className;
-  $("bot-indicator").textContent = t(indicator.includes("speaking") ? "bot.speaking" : indicator.includes("interrupted") ? "bot.interrupted" : "bot.quiet");
-};
-applyStatic();
-setState("idle");
+  setState("idle");
 }
 
 async function listMics() {
